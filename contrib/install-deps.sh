@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs everything earshot needs to build, test and benchmark on Debian
+# bookworm. Idempotent: packages already present are left alone, and the apt
+# lists are refreshed only when a package is actually missing.
+set -euo pipefail
+
+packages=(
+  # toolchain (a minimal Debian has none of it)
+  build-essential g++ cmake pkg-config git ca-certificates
+  # libraries from the design card
+  libtorrent-rasterbar-dev libboost-dev libboost-test-dev libboost-system-dev
+  libsodium-dev libtag1-dev liblmdb-dev libchromaprint-dev
+  libavformat-dev libavcodec-dev libavutil-dev libswresample-dev
+  nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
+  # tests generate audio with ffmpeg and play it back with mpv/ffprobe
+  ffmpeg mpv curl
+  # benchmarks compare against fpcalc and mpd
+  libchromaprint-tools mpd
+  # fuzz targets (libFuzzer ships with clang's runtime)
+  clang libclang-rt-14-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # mpd ships an enabled system service; earshot's bench runs its own instance.
+  if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+    $SUDO systemctl disable --now mpd.service mpd.socket >/dev/null 2>&1 || true
+  fi
+fi

@@ -1,0 +1,31 @@
+// earshotd's settings: command-line flags, optionally a TOML file with the
+// same names. Flags given on the command line win over the file.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace earshot::daemon {
+
+struct Config {
+    std::vector<std::string> libraries; // absolute folder paths
+    std::filesystem::path data_dir;
+    std::string http = "127.0.0.1:60210";
+    std::string name;      // defaults to the host name
+    std::string log_level = "info";
+    std::string token;     // HTTP API token; required (and generated if empty) off loopback
+    unsigned threads = 0;  // scan workers; 0: one per core
+    bool fingerprints = true;
+    bool watch = true;
+    bool oneshot = false;  // scan, print a summary and exit (scripts, benchmarks)
+};
+
+// Parses argv (and the --config file it names). Returns nullopt when the
+// program should exit with `exit_code` (help shown, or an error printed).
+std::optional<Config> parse_config(int argc, char** argv, int& exit_code);
+
+std::filesystem::path default_data_dir();
+
+} // namespace earshot::daemon

@@ -1,0 +1,52 @@
+// What the HTTP layer needs from the rest of the daemon. The HTTP code knows
+// nothing about LMDB, scanning or peers; the daemon's App implements this.
+#pragma once
+
+#include "proto/asio.hpp"
+#include "resolver/pipeline.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace earshot::http {
+
+// The bytes behind a sid. A local file now; a verified multi-peer download
+// later. Reads may suspend (remote chunks) and may be issued at any offset.
+class ByteSource {
+public:
+    virtual ~ByteSource() = default;
+    virtual std::uint64_t size() const = 0;
+    virtual std::string mimetype() const = 0;
+    // Fills up to out.size() bytes starting at offset; returns how many were
+    // read (0 only at end of data). Throws std::system_error on I/O failure.
+    virtual awaitable<std::size_t> read(std::uint64_t offset, std::span<std::uint8_t> out) = 0;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+
+    // Name of this library as shown in results' "source".
+    virtual std::string name() const = 0;
+    // Body of GET /api/v1/status (tracks, name, version, peer_id later, scan{...}).
+    virtual nlohmann::json status() const = 0;
+    // Starts a rescan of every library folder; false if one is already running.
+    virtual bool request_scan() = 0;
+    // Files that could not be indexed: [{path, reason, size, mtime}].
+    virtual nlohmann::json failures() const = 0;
+    // Details of one track by sid (all tags, audio properties, recording, fingerprint state);
+    // nullopt for an unknown sid.
+    virtual std::optional<nlohmann::json> track_details(std::string_view sid) const = 0;
+    // Opens the stream behind a sid; nullptr for an unknown sid.
+    virtual std::unique_ptr<ByteSource> open_stream(std::string_view sid) = 0;
+    // The query pipeline; lives on the same io_context as the HTTP server.
+    virtual resolver::Resolver& resolver() = 0;
+};
+
+} // namespace earshot::http

@@ -1,0 +1,82 @@
+// Keeps the index in step with the library folders. A scan walks the
+// folders, re-reads only files whose (size, mtime, inode) changed, recognises
+// moves by content id, removes what is gone (unless its folder is missing or
+// unmounted), then fingerprints what is new. Workers use every core; one
+// thread owns all writes, committing in small batches so a crash loses at
+// most the batch in flight and the next scan picks up from there.
+#pragma once
+
+#include "daemon/index/store.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace earshot::index {
+
+// Told about every change a scan commits, from the scan thread, after the
+// commit, so in-memory views (the resolver's catalogue) follow the index.
+class IndexObserver {
+public:
+    virtual ~IndexObserver() = default;
+    virtual void track_updated(const Track&) = 0;
+    virtual void track_removed(TrackId) = 0;
+};
+
+struct ScannerOptions {
+    std::vector<std::string> roots; // absolute library folders
+    unsigned threads = 0;           // 0: one per core
+    bool fingerprints = true;
+    double fingerprint_seconds = 120;
+};
+
+struct ScanStatus {
+    bool running = false;
+    std::string phase = "idle"; // idle | walking | metadata | fingerprints
+    std::uint64_t files_done = 0, files_total = 0;
+    std::uint64_t fingerprints_done = 0, fingerprints_total = 0;
+    std::uint64_t scans_completed = 0;
+};
+
+class Scanner {
+public:
+    Scanner(Store& store, ScannerOptions options, IndexObserver& observer);
+    ~Scanner();
+    Scanner(const Scanner&) = delete;
+    Scanner& operator=(const Scanner&) = delete;
+
+    // Queues a scan of these folders (every library folder when empty).
+    // Returns false if a full scan is already running or queued.
+    bool request(std::vector<std::string> scopes = {});
+    ScanStatus status() const;
+    // Blocks until no scan is running or queued (tests, benchmarks, --once).
+    void wait_idle();
+    const ScannerOptions& options() const { return options_; }
+
+private:
+    void run();
+    void scan(const std::vector<std::string>& scopes);
+    void metadata_pass(const std::vector<std::string>& scopes);
+    void fingerprint_pass();
+    void set_phase(std::string phase);
+
+    Store& store_;
+    ScannerOptions options_;
+    IndexObserver& observer_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable wake_, idle_;
+    std::vector<std::string> queued_;
+    bool full_queued_ = false, full_running_ = false, busy_ = false, stopping_ = false;
+    std::string phase_ = "idle";
+    std::uint64_t scans_completed_ = 0;
+    std::atomic<std::uint64_t> files_done_{0}, files_total_{0}, fps_done_{0}, fps_total_{0};
+    std::atomic<bool> stop_{false};
+    std::jthread thread_;
+};
+
+} // namespace earshot::index

@@ -1,0 +1,155 @@
+#include "daemon/index/watcher.hpp"
+
+#include "daemon/index/walk.hpp"
+
+#include <dirent.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+namespace earshot::index {
+namespace {
+
+constexpr std::uint32_t watch_mask = IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+                                     IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW;
+
+int make_inotify() {
+    const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "inotify_init1");
+    return fd;
+}
+
+} // namespace
+
+Watcher::Watcher(asio::io_context& io, Scanner& scanner, std::vector<std::string> roots, std::chrono::milliseconds quiet)
+    : scanner_(scanner), roots_(std::move(roots)), quiet_(quiet), fd_(io, make_inotify()), timer_(io) {}
+
+Watcher::~Watcher() { stop(); }
+
+void Watcher::start() {
+    for (const auto& root : roots_) add_tree(root);
+    spdlog::info("watching {} folders for changes", folders_.size());
+    asio::co_spawn(fd_.get_executor(), read_events(), asio::detached);
+}
+
+void Watcher::stop() {
+    boost::system::error_code ec;
+    fd_.close(ec);
+    timer_.cancel();
+}
+
+void Watcher::add_one(const std::string& dir) {
+    const int wd = ::inotify_add_watch(fd_.native_handle(), dir.c_str(), watch_mask);
+    if (wd < 0) {
+        if (errno == ENOSPC && !warned_limit_) {
+            warned_limit_ = true;
+            spdlog::warn("inotify watch limit reached at {} folders; raise fs.inotify.max_user_watches "
+                         "or rescan with `earshot scan` to pick up changes elsewhere", folders_.size());
+        }
+        return;
+    }
+    folders_[wd] = dir;
+}
+
+void Watcher::add_tree(const std::string& dir) {
+    // Follows symlinked folders like the scanner does; (device, inode) stops loops.
+    std::set<std::pair<std::uint64_t, std::uint64_t>> seen;
+    std::vector<std::string> stack{dir};
+    while (!stack.empty()) {
+        std::string current = std::move(stack.back());
+        stack.pop_back();
+        struct stat st;
+        if (::stat(current.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        if (!seen.emplace(st.st_dev, st.st_ino).second) continue;
+        add_one(current);
+        std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(current.c_str()), &::closedir);
+        if (!d) continue;
+        while (const dirent* e = ::readdir(d.get())) {
+            const std::string_view name = e->d_name;
+            if (name == "." || name == "..") continue;
+            if (e->d_type == DT_DIR || e->d_type == DT_LNK || e->d_type == DT_UNKNOWN)
+                stack.push_back(join_path(current, name));
+        }
+    }
+}
+
+void Watcher::touched(std::string dir) {
+    dirty_.insert(std::move(dir));
+    if (!flush_scheduled_) {
+        flush_scheduled_ = true;
+        asio::co_spawn(timer_.get_executor(), flush_after_quiet(), asio::detached);
+    } else {
+        // More events: push the flush back until the folder is quiet.
+        timer_.expires_after(quiet_);
+    }
+}
+
+awaitable<void> Watcher::flush_after_quiet() {
+    timer_.expires_after(quiet_);
+    for (;;) {
+        const auto deadline = timer_.expiry();
+        auto [ec] = co_await timer_.async_wait(asio::experimental::as_tuple(use_awaitable));
+        if (!fd_.is_open()) co_return;
+        if (timer_.expiry() == deadline) break; // not pushed back meanwhile
+        (void)ec;
+    }
+    flush_scheduled_ = false;
+    if (full_rescan_) {
+        full_rescan_ = false;
+        dirty_.clear();
+        scanner_.request();
+        co_return;
+    }
+    // A folder inside another dirty folder is covered by the outer scan.
+    std::vector<std::string> scopes;
+    for (const auto& d : dirty_)
+        if (scopes.empty() || !path_within(d, scopes.back())) scopes.push_back(d);
+    dirty_.clear();
+    spdlog::debug("changes in {} folders; rescanning them", scopes.size());
+    scanner_.request(std::move(scopes));
+}
+
+awaitable<void> Watcher::read_events() {
+    alignas(inotify_event) std::array<char, 64 * 1024> buf;
+    for (;;) {
+        auto [ec, n] = co_await fd_.async_read_some(asio::buffer(buf), asio::experimental::as_tuple(use_awaitable));
+        if (ec) co_return; // closed on shutdown
+        for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
+            inotify_event ev;
+            std::memcpy(&ev, buf.data() + off, sizeof ev);
+            const std::string_view name(buf.data() + off + sizeof ev, ev.len ? std::strlen(buf.data() + off + sizeof ev) : 0);
+            off += sizeof ev + ev.len;
+            if (ev.mask & IN_Q_OVERFLOW) {
+                // Events were lost: only a full rescan is certain to catch up.
+                full_rescan_ = true;
+                touched({});
+                continue;
+            }
+            auto it = folders_.find(ev.wd);
+            if (it == folders_.end()) continue;
+            const std::string folder = it->second;
+            if (ev.mask & IN_IGNORED) {
+                folders_.erase(it);
+                continue;
+            }
+            if (ev.mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
+                // The folder itself went away; its parent's event covers the content.
+                continue;
+            }
+            if ((ev.mask & IN_ISDIR) && (ev.mask & (IN_CREATE | IN_MOVED_TO))) {
+                const auto sub = join_path(folder, name);
+                add_tree(sub);
+                touched(sub);
+                continue;
+            }
+            touched(folder);
+        }
+    }
+}
+
+} // namespace earshot::index
