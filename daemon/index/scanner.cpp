@@ -27,8 +27,6 @@ using Clock = std::chrono::steady_clock;
 // search quickly, but not per file: each commit is an fsync.
 constexpr auto commit_interval = std::chrono::milliseconds(250);
 constexpr std::size_t commit_batch = 512;
-// Candidates that share this many fingerprint terms are compared in full.
-constexpr std::uint32_t min_shared_terms = 2;
 constexpr std::size_t max_compared_candidates = 16;
 
 // Runs produce(i) for every i in [0, n) on `threads` workers and hands the
@@ -453,7 +451,7 @@ void Scanner::fingerprint_pass() {
                     } else {
                         const auto terms = media::fingerprint_terms(r.fp->raw);
                         std::size_t compared = 0;
-                        for (auto [candidate, shared] : w.fingerprint_candidates(terms, min_shared_terms)) {
+                        for (auto [candidate, shared] : w.fingerprint_candidates(terms, media::kMinSharedTerms)) {
                             if (candidate == t->id) continue;
                             if (++compared > max_compared_candidates) break;
                             auto other = w.track(candidate);

@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <type_traits>
 #include <unordered_map>
 
 namespace earshot::index {
 namespace {
 
 constexpr std::uint32_t schema_version = 1;
-constexpr std::size_t initial_map_size = std::size_t{256} << 20;
 // A fingerprint term held by this many tracks says nothing about any one of
 // them (silence, a test tone); skipping it bounds the cost of a lookup.
 constexpr std::size_t max_term_postings = 2000;
@@ -24,6 +24,7 @@ void check(int rc, std::string_view what) {
 }
 
 template <class T>
+    requires std::is_trivially_copyable_v<T>
 MDB_val val_of(const T& v) {
     return {sizeof(T), const_cast<T*>(&v)};
 }
@@ -75,7 +76,7 @@ void del(MDB_txn* txn, MDB_dbi dbi, MDB_val key, MDB_val* data = nullptr) {
 
 } // namespace
 
-Store::Store(const std::filesystem::path& dir) {
+Store::Store(const std::filesystem::path& dir, std::size_t initial_map_size) {
     std::filesystem::create_directories(dir);
     check(mdb_env_create(&env_), "mdb_env_create");
     try {
@@ -241,7 +242,7 @@ std::vector<std::pair<TrackId, std::uint32_t>> ReadTxn::fingerprint_candidates(s
     for (std::uint32_t term : terms) {
         MDB_val key = val_of(term), data;
         if (mdb_cursor_get(cur.get(), &key, &data, MDB_SET) != MDB_SUCCESS) continue;
-        mdb_size_t count = 0;
+        std::size_t count = 0;
         check(mdb_cursor_count(cur.get(), &count), "count postings");
         if (count > max_term_postings) continue;
         // DUPFIXED lets LMDB hand over a page of ids at a time.

@@ -72,7 +72,10 @@ private:
 
 class Store {
 public:
-    explicit Store(const std::filesystem::path& dir);
+    static constexpr std::size_t default_map_size = std::size_t{256} << 20;
+    // The map grows (doubling) whenever it fills; the initial size only
+    // matters to tests that want to see it grow.
+    explicit Store(const std::filesystem::path& dir, std::size_t initial_map_size = default_map_size);
     ~Store();
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;

@@ -93,10 +93,10 @@ awaitable<void> Watcher::flush_after_quiet() {
     timer_.expires_after(quiet_);
     for (;;) {
         const auto deadline = timer_.expiry();
-        auto [ec] = co_await timer_.async_wait(asio::experimental::as_tuple(use_awaitable));
+        boost::system::error_code ec;
+        co_await timer_.async_wait(asio::redirect_error(use_awaitable, ec));
         if (!fd_.is_open()) co_return;
         if (timer_.expiry() == deadline) break; // not pushed back meanwhile
-        (void)ec;
     }
     flush_scheduled_ = false;
     if (full_rescan_) {
@@ -115,40 +115,44 @@ awaitable<void> Watcher::flush_after_quiet() {
 }
 
 awaitable<void> Watcher::read_events() {
-    alignas(inotify_event) std::array<char, 64 * 1024> buf;
+    std::vector<char> buf(64 * 1024);
     for (;;) {
-        auto [ec, n] = co_await fd_.async_read_some(asio::buffer(buf), asio::experimental::as_tuple(use_awaitable));
+        boost::system::error_code ec;
+        const auto n = co_await fd_.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
         if (ec) co_return; // closed on shutdown
-        for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
-            inotify_event ev;
-            std::memcpy(&ev, buf.data() + off, sizeof ev);
-            const std::string_view name(buf.data() + off + sizeof ev, ev.len ? std::strlen(buf.data() + off + sizeof ev) : 0);
-            off += sizeof ev + ev.len;
-            if (ev.mask & IN_Q_OVERFLOW) {
-                // Events were lost: only a full rescan is certain to catch up.
-                full_rescan_ = true;
-                touched({});
-                continue;
-            }
-            auto it = folders_.find(ev.wd);
-            if (it == folders_.end()) continue;
-            const std::string folder = it->second;
-            if (ev.mask & IN_IGNORED) {
-                folders_.erase(it);
-                continue;
-            }
-            if (ev.mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
-                // The folder itself went away; its parent's event covers the content.
-                continue;
-            }
-            if ((ev.mask & IN_ISDIR) && (ev.mask & (IN_CREATE | IN_MOVED_TO))) {
-                const auto sub = join_path(folder, name);
-                add_tree(sub);
-                touched(sub);
-                continue;
-            }
-            touched(folder);
+        dispatch(std::span<const char>(buf.data(), n));
+    }
+}
+
+void Watcher::dispatch(std::span<const char> events) {
+    for (std::size_t off = 0; off + sizeof(inotify_event) <= events.size();) {
+        inotify_event ev;
+        std::memcpy(&ev, events.data() + off, sizeof ev);
+        const char* name_start = events.data() + off + sizeof ev;
+        const std::string_view name(name_start, ev.len ? ::strnlen(name_start, ev.len) : 0);
+        off += sizeof ev + ev.len;
+        if (ev.mask & IN_Q_OVERFLOW) {
+            // Events were lost: only a full rescan is certain to catch up.
+            full_rescan_ = true;
+            touched({});
+            continue;
         }
+        auto it = folders_.find(ev.wd);
+        if (it == folders_.end()) continue;
+        const std::string folder = it->second;
+        if (ev.mask & IN_IGNORED) {
+            folders_.erase(it);
+            continue;
+        }
+        // The folder itself went away; its parent's event covers the content.
+        if (ev.mask & (IN_DELETE_SELF | IN_MOVE_SELF)) continue;
+        if ((ev.mask & IN_ISDIR) && (ev.mask & (IN_CREATE | IN_MOVED_TO))) {
+            const auto sub = join_path(folder, name);
+            add_tree(sub);
+            touched(sub);
+            continue;
+        }
+        touched(folder);
     }
 }
 

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <set>
+#include <span>
 #include <string>
 #include <unordered_map>
 
@@ -30,6 +31,7 @@ public:
 
 private:
     awaitable<void> read_events();
+    void dispatch(std::span<const char> events);
     awaitable<void> flush_after_quiet();
     void add_tree(const std::string& dir);
     void add_one(const std::string& dir);

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace earshot::test {
+
+// A child process started with posix_spawn (no shell), its stdout and stderr
+// appended to a log file. The destructor sends SIGTERM and reaps it.
+class Process {
+public:
+    Process(const std::string& program, const std::vector<std::string>& args, const std::filesystem::path& log);
+    ~Process();
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    int pid() const { return pid_; }
+    bool running();
+    // SIGKILL, no chance to clean up: the crash the index must survive.
+    void kill9();
+    // SIGTERM and wait up to `timeout`; returns the exit status (or -1).
+    int terminate(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+    // Waits for a normal exit; returns the exit code, -1 on timeout or signal.
+    int wait(std::chrono::milliseconds timeout);
+    std::string log_text() const;
+
+private:
+    int pid_ = -1;
+    int status_ = 0;
+    bool reaped_ = false;
+    std::filesystem::path log_;
+};
+
+// Runs a program to completion (no shell) and returns its exit code; output
+// goes to `log` when given, else is discarded.
+int run(const std::string& program, const std::vector<std::string>& args, const std::filesystem::path& log = {});
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+unsigned short free_port();
+
+} // namespace earshot::test

@@ -1,0 +1,269 @@
+// The scanner against real files on disk, generated with FFmpeg.
+#define BOOST_TEST_MODULE scanner
+#include <boost/test/unit_test.hpp>
+
+#include "daemon/index/scanner.hpp"
+#include "daemon/index/walk.hpp"
+#include "tests/support/audio.hpp"
+#include "tests/support/temp_dir.hpp"
+
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+
+using namespace earshot;
+using namespace earshot::index;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Recorder final : IndexObserver {
+    std::mutex m;
+    std::size_t updates = 0, removals = 0;
+    void track_updated(const Track&) override {
+        std::lock_guard l(m);
+        ++updates;
+    }
+    void track_removed(TrackId) override {
+        std::lock_guard l(m);
+        ++removals;
+    }
+    void reset() {
+        std::lock_guard l(m);
+        updates = removals = 0;
+    }
+};
+
+struct Library {
+    test::TempDir tmp{"earshot-scan"};
+    fs::path music = tmp / "music";
+    fs::path data = tmp / "data";
+    Recorder recorder;
+    std::unique_ptr<Store> store;
+    std::unique_ptr<Scanner> scanner;
+
+    Library() { fs::create_directories(music); }
+
+    void open(bool fingerprints = true) {
+        scanner.reset();
+        store.reset();
+        store = std::make_unique<Store>(data);
+        ScannerOptions o;
+        o.roots = {music.string()};
+        o.threads = 2;
+        o.fingerprints = fingerprints;
+        o.fingerprint_seconds = 30;
+        scanner = std::make_unique<Scanner>(*store, o, recorder);
+    }
+    void scan(std::vector<std::string> scopes = {}) {
+        recorder.reset();
+        BOOST_REQUIRE(scanner->request(std::move(scopes)));
+        scanner->wait_idle();
+    }
+    std::map<std::string, Track> tracks() {
+        std::map<std::string, Track> out;
+        store->read([&](const ReadTxn& r) {
+            r.for_each_track([&](const Track& t) { out.emplace(fs::path(t.path).filename().string(), t); });
+            return 0;
+        });
+        return out;
+    }
+    std::map<std::string, std::string> failures() {
+        std::map<std::string, std::string> out;
+        store->read([&](const ReadTxn& r) {
+            r.for_each_failure([&](const Failure& f) { out.emplace(fs::path(f.path).filename().string(), f.reason); });
+            return 0;
+        });
+        return out;
+    }
+};
+
+test::ToneSpec tone(std::string artist, std::string title, int seed, double seconds = 6) {
+    test::ToneSpec s;
+    s.artist = std::move(artist);
+    s.title = std::move(title);
+    s.album = "Album";
+    s.seed = seed;
+    s.seconds = seconds;
+    return s;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(indexes_every_format_and_records_bad_files) {
+    Library lib;
+    for (auto ext : {"flac", "mp3", "ogg", "opus", "m4a", "wav"})
+        test::make_audio(lib.music / "fmt" / (std::string("song.") + ext), tone("Artist", std::string("Song ") + ext, 1));
+    test::make_corrupt_variants(lib.music / "bad");
+    lib.open(false);
+    lib.scan();
+
+    const auto tracks = lib.tracks();
+    for (auto ext : {"flac", "mp3", "ogg", "opus", "m4a", "wav"}) {
+        BOOST_TEST_CONTEXT(ext) {
+            auto it = tracks.find(std::string("song.") + ext);
+            BOOST_TEST_REQUIRE((it != tracks.end()));
+            BOOST_TEST(it->second.tags.title == std::string("Song ") + ext);
+            BOOST_TEST(it->second.audio.duration_ms > 5000u);
+            BOOST_TEST(!it->second.mimetype.empty());
+        }
+    }
+    const auto failures = lib.failures();
+    BOOST_TEST(failures.size() >= 3u);
+    for (const auto& [name, reason] : failures) BOOST_TEST(!reason.empty(), name);
+    BOOST_TEST(!tracks.contains("notes.txt"));
+    const auto s = lib.scanner->status();
+    BOOST_TEST(!s.running);
+    BOOST_TEST(s.files_done == s.files_total);
+}
+
+BOOST_AUTO_TEST_CASE(rescans_skip_unchanged_and_follow_moves_and_deletions) {
+    Library lib;
+    test::make_audio(lib.music / "a" / "one.mp3", tone("A", "One", 1));
+    test::make_audio(lib.music / "a" / "two.mp3", tone("A", "Two", 2));
+    test::make_audio(lib.music / "a" / "three.ogg", tone("A", "Three", 3));
+    lib.open(false);
+    lib.scan();
+    auto before = lib.tracks();
+    BOOST_TEST_REQUIRE(before.size() == 3u);
+
+    lib.scan();
+    BOOST_TEST(lib.recorder.updates == 0u);
+    BOOST_TEST(lib.recorder.removals == 0u);
+
+    fs::create_directories(lib.music / "b");
+    fs::rename(lib.music / "a" / "one.mp3", lib.music / "b" / "uno.mp3");
+    fs::remove(lib.music / "a" / "two.mp3");
+    lib.scan();
+    auto after = lib.tracks();
+    BOOST_TEST(after.size() == 2u);
+    BOOST_TEST_REQUIRE(after.contains("uno.mp3"));
+    BOOST_TEST(after["uno.mp3"].id == before["one.mp3"].id);
+    BOOST_TEST(after["uno.mp3"].recording == before["one.mp3"].recording);
+    BOOST_TEST(!after.contains("two.mp3"));
+    BOOST_TEST(lib.recorder.removals == 1u);
+
+    // Rewritten in place with other audio: same track, new content.
+    test::make_audio(lib.music / "a" / "three.ogg", tone("A", "Three (new mix)", 9));
+    lib.scan();
+    after = lib.tracks();
+    BOOST_TEST(after["three.ogg"].id == before["three.ogg"].id);
+    BOOST_TEST(after["three.ogg"].content != before["three.ogg"].content);
+    BOOST_TEST(after["three.ogg"].tags.title == "Three (new mix)");
+}
+
+BOOST_AUTO_TEST_CASE(missing_or_unmounted_folder_keeps_its_tracks) {
+    Library lib;
+    test::make_audio(lib.music / "x.flac", tone("A", "X", 1));
+    test::make_audio(lib.music / "y.flac", tone("A", "Y", 2));
+    lib.open(false);
+    lib.scan();
+    BOOST_TEST_REQUIRE(lib.tracks().size() == 2u);
+
+    // The folder is gone (a disconnected disk).
+    fs::rename(lib.music, lib.tmp / "elsewhere");
+    lib.scan();
+    BOOST_TEST(lib.tracks().size() == 2u);
+    // The mount point is there but empty (an unmounted share).
+    fs::create_directories(lib.music);
+    lib.scan();
+    BOOST_TEST(lib.tracks().size() == 2u);
+    // Back again: nothing is re-read.
+    fs::remove(lib.music);
+    fs::rename(lib.tmp / "elsewhere", lib.music);
+    lib.scan();
+    BOOST_TEST(lib.tracks().size() == 2u);
+    BOOST_TEST(lib.recorder.updates == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(symlinks_odd_names_and_loops) {
+    Library lib;
+    test::make_audio(lib.music / "real" / "song.mp3", tone("A", "Song", 1));
+    // A link to a file inside the library and a link back up the tree.
+    fs::create_symlink(lib.music / "real" / "song.mp3", lib.music / "link-to-song.mp3");
+    fs::create_symlink(lib.music, lib.music / "real" / "loop");
+    // A folder outside the library reached through a link is followed once.
+    test::make_audio(lib.tmp / "outside" / "ext.ogg", tone("B", "Outside", 2));
+    fs::create_symlink(lib.tmp / "outside", lib.music / "outside-link");
+    fs::create_symlink(lib.tmp / "outside", lib.music / "outside-link-2");
+    // Names that are not UTF-8, and two names that differ only by normalisation.
+    test::make_audio(lib.music / "\xff\xfe raw.mp3", tone("C", "Raw bytes", 3));
+    test::make_audio(lib.music / "Caf\xc3\xa9.mp3", tone("D", "NFC", 4));
+    test::make_audio(lib.music / "Cafe\xcc\x81.mp3", tone("D", "NFD", 5));
+    lib.open(false);
+    lib.scan();
+
+    const auto tracks = lib.tracks();
+    std::size_t songs = 0, outside = 0;
+    for (const auto& [name, t] : tracks) {
+        songs += t.tags.title == "Song";
+        outside += t.tags.title == "Outside";
+    }
+    BOOST_TEST(songs == 1u);
+    BOOST_TEST(outside == 1u);
+    BOOST_TEST(tracks.contains("\xff\xfe raw.mp3"));
+    BOOST_TEST(tracks.contains("Caf\xc3\xa9.mp3"));
+    BOOST_TEST(tracks.contains("Cafe\xcc\x81.mp3"));
+    BOOST_TEST(tracks.size() == 5u);
+    bool loop_reported = false;
+    for (const auto& [name, reason] : lib.failures()) loop_reported |= reason.find("loop") != std::string::npos;
+    BOOST_TEST(loop_reported);
+}
+
+BOOST_AUTO_TEST_CASE(same_recording_in_several_encodings_shares_a_recording_id) {
+    Library lib;
+    test::make_audio(lib.music / "flac" / "s.flac", tone("Artist", "Same", 7, 30));
+    test::make_audio(lib.music / "mp3" / "s.mp3", tone("Artist", "Same", 7, 30));
+    test::make_audio(lib.music / "opus" / "s.opus", tone("Artist", "Same", 7, 30));
+    test::make_audio(lib.music / "other" / "o.flac", tone("Artist", "Other", 8, 30));
+    lib.open(true);
+    lib.scan();
+    const auto tracks = lib.tracks();
+    BOOST_TEST_REQUIRE(tracks.size() == 4u);
+    for (const auto& [name, t] : tracks) BOOST_TEST((t.fingerprint == FingerprintState::done), name);
+    BOOST_TEST(tracks.at("s.flac").recording == tracks.at("s.mp3").recording);
+    BOOST_TEST(tracks.at("s.flac").recording == tracks.at("s.opus").recording);
+    BOOST_TEST(tracks.at("o.flac").recording != tracks.at("s.flac").recording);
+    // Lossless ranks above lossy among encodings of one recording.
+    BOOST_TEST(tracks.at("s.flac").quality() > tracks.at("s.mp3").quality());
+    const auto s = lib.scanner->status();
+    BOOST_TEST(s.fingerprints_done == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(undecodable_audio_with_good_tags_is_indexed_without_fingerprint) {
+    Library lib;
+    const auto file = lib.music / "broken.flac";
+    test::make_audio(file, tone("Artist", "Broken inside", 3, 10));
+    // Keep the FLAC header and tags, replace the audio frames with noise.
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    const auto size = fs::file_size(file);
+    std::mt19937 rng(1);
+    f.seekp(static_cast<std::streamoff>(size / 4));
+    for (auto i = size / 4; i < size; ++i) f.put(static_cast<char>(rng() & 0xFF));
+    f.close();
+    lib.open(true);
+    lib.scan();
+    const auto tracks = lib.tracks();
+    BOOST_TEST_REQUIRE(tracks.contains("broken.flac"));
+    const auto& t = tracks.at("broken.flac");
+    BOOST_TEST(t.tags.title == "Broken inside");
+    BOOST_TEST((t.fingerprint == FingerprintState::failed));
+    BOOST_TEST(!t.fingerprint_error.empty());
+}
+
+BOOST_AUTO_TEST_CASE(scoped_rescan_only_touches_its_folder) {
+    Library lib;
+    test::make_audio(lib.music / "a" / "1.mp3", tone("A", "1", 1));
+    test::make_audio(lib.music / "b" / "2.mp3", tone("B", "2", 2));
+    lib.open(false);
+    lib.scan();
+    fs::remove(lib.music / "b" / "2.mp3");
+    test::make_audio(lib.music / "a" / "3.mp3", tone("A", "3", 3));
+    lib.scan({(lib.music / "a").string()});
+    auto tracks = lib.tracks();
+    // b was not in scope: its vanished file is still indexed until b is scanned.
+    BOOST_TEST(tracks.size() == 3u);
+    lib.scan({(lib.music / "b").string()});
+    BOOST_TEST(lib.tracks().size() == 2u);
+}
