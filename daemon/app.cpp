@@ -120,7 +120,7 @@ std::vector<resolver::Result> LocalSource::lookup(const resolver::Query& q, std:
     return out;
 }
 
-awaitable<void> LocalSource::resolve(resolver::Query q, std::function<void(std::vector<resolver::Result>)> emit) {
+awaitable<void> LocalSource::resolve(resolver::Query q, resolver::Emit emit, std::stop_token) {
     auto results = lookup(q);
     if (!results.empty()) emit(std::move(results));
     co_return;

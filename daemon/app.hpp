@@ -21,7 +21,7 @@ namespace earshot::daemon {
 
 inline constexpr std::string_view version = "0.1.0";
 
-class App final : public http::Backend, private index::IndexObserver {
+class App final : public http::Backend, public index::IndexObserver {
 public:
     App(asio::io_context& io, Config config);
     ~App() override;
@@ -42,9 +42,11 @@ public:
     std::unique_ptr<http::ByteSource> open_stream(std::string_view sid) override;
     resolver::Resolver& resolver() override { return resolver_; }
 
-private:
+    // index::IndexObserver: keeps the catalogue in step with the index.
     void track_updated(const index::Track&) override;
     void track_removed(index::TrackId) override;
+
+private:
     std::optional<index::Track> playable_track(std::string_view sid) const;
 
     asio::io_context& io_;
@@ -64,7 +66,7 @@ public:
     LocalSource(const resolver::Catalogue& catalogue, const index::Store& store, std::string name)
         : catalogue_(catalogue), store_(store), name_(std::move(name)) {}
     std::string name() const override { return name_; }
-    awaitable<void> resolve(resolver::Query q, std::function<void(std::vector<resolver::Result>)> emit) override;
+    awaitable<void> resolve(resolver::Query q, resolver::Emit emit, std::stop_token stop) override;
     std::vector<resolver::Result> lookup(const resolver::Query& q, std::size_t limit = 20) const;
 
 private:

@@ -2,7 +2,7 @@
 #include "daemon/app.hpp"
 
 #include <sodium.h>
-#include <spdlog/sinks/stderr_color_sinks.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>

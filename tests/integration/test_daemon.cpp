@@ -1,0 +1,218 @@
+// End to end: a real earshotd over a generated library, driven over HTTP
+// exactly as players, Playdar clients and the CLI drive it.
+#define BOOST_TEST_MODULE daemon
+#include <boost/test/unit_test.hpp>
+
+#include "tests/support/audio.hpp"
+#include "tests/support/daemon.hpp"
+#include "tests/support/temp_dir.hpp"
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+using namespace earshot;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+test::ToneSpec tone(std::string artist, std::string title, std::string album, int seed, double seconds = 12) {
+    test::ToneSpec s;
+    s.artist = std::move(artist);
+    s.title = std::move(title);
+    s.album = std::move(album);
+    s.seed = seed;
+    s.seconds = seconds;
+    return s;
+}
+
+// One daemon over one library for the read-only tests of this file.
+struct Fixture {
+    test::TempDir tmp{"earshot-e2e"};
+    fs::path music = tmp / "music";
+    std::unique_ptr<test::Daemon> daemon;
+    fs::path karma;
+
+    Fixture() {
+        karma = music / "Radiohead" / "OK Computer" / "06 Karma Police.flac";
+        test::make_audio(karma, tone("Radiohead", "Karma Police", "OK Computer", 1, 20));
+        test::make_audio(music / "Radiohead" / "OK Computer" / "07 Fitter Happier.mp3",
+                         tone("Radiohead", "Fitter Happier", "OK Computer", 2));
+        test::make_audio(music / "Beyoncé" / "Halo.m4a", tone("Beyoncé", "Halo", "I Am... Sasha Fierce", 3));
+        test::make_audio(music / "U2" / "One.ogg", tone("U2", "One", "Achtung Baby", 4));
+        test::make_audio(music / "Cover Band" / "Karma Police.mp3", tone("Cover Band", "Karma Police", "Covers", 5));
+        test::make_audio(music / "Radiohead" / "OK Computer (MP3)" / "06 Karma Police.mp3",
+                         tone("Radiohead", "Karma Police", "OK Computer", 1, 20));
+        test::make_corrupt_variants(music / "junk");
+        daemon = std::make_unique<test::Daemon>(tmp / "data",
+                                                std::vector<std::string>{"--library", music.string(), "--name", "home"});
+        daemon->wait_scan_idle();
+    }
+
+    nlohmann::json search(const std::string& q) {
+        return daemon->api().get_json("/api/v1/search?" + client::query_string({{"q", q}}));
+    }
+};
+
+Fixture& fixture() {
+    static Fixture f;
+    return f;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(status_reports_the_finished_scan) {
+    auto s = fixture().daemon->status();
+    BOOST_TEST(s["name"] == "home");
+    BOOST_TEST(s["tracks"].get<int>() == 6);
+    BOOST_TEST(s["scan"]["running"] == false);
+    BOOST_TEST(s["scan"]["files_done"] == s["scan"]["files_total"]);
+    BOOST_TEST(s["scan"]["fingerprints_done"].get<int>() == 6);
+    BOOST_TEST(s["scan"]["errors"].get<int>() >= 3);
+    BOOST_TEST(!s["version"].get<std::string>().empty());
+}
+
+BOOST_AUTO_TEST_CASE(errors_list_names_bad_files_with_reasons) {
+    auto errors = fixture().daemon->api().get_json("/api/v1/errors");
+    BOOST_TEST_REQUIRE(errors.is_array());
+    BOOST_TEST(errors.size() >= 3u);
+    for (auto& e : errors) {
+        BOOST_TEST(e["path"].get<std::string>().find("/junk/") != std::string::npos);
+        BOOST_TEST(!e["reason"].get<std::string>().empty());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(sloppy_queries_find_the_right_track_first) {
+    auto& f = fixture();
+    for (std::string q : {"radiohead - karma police", "Radiohaed karma polise", "KARMA POLICE (Remastered 2011) - Radiohead",
+                          "the radiohead - karma police"}) {
+        auto r = f.search(q);
+        BOOST_TEST_CONTEXT(q) {
+            BOOST_TEST_REQUIRE(!r["results"].empty());
+            BOOST_TEST(r["results"][0]["artist"] == "Radiohead");
+            BOOST_TEST(r["results"][0]["track"] == "Karma Police");
+        }
+    }
+    auto exact = f.daemon->api().get_json("/api/v1/search?artist=Radiohead&track=Karma%20Police");
+    BOOST_TEST(exact["solved"] == true);
+    BOOST_TEST(exact["results"][0]["score"].get<double>() == 1.0);
+    // Both encodings of the recording, one recording id, lossless first; the cover ranks below both.
+    const auto& res = exact["results"];
+    BOOST_TEST_REQUIRE(res.size() >= 3u);
+    BOOST_TEST(res[0]["recording"] == res[1]["recording"]);
+    BOOST_TEST(res[0]["mimetype"] == "audio/flac");
+    BOOST_TEST(res[2]["artist"] == "Cover Band");
+    BOOST_TEST(res[2]["score"].get<double>() < 0.99);
+    // Short names and diacritics.
+    BOOST_TEST(f.search("u2 one")["results"][0]["track"] == "One");
+    BOOST_TEST(f.search("beyonce halo")["results"][0]["artist"] == "Beyoncé");
+    // Nothing leaks a path.
+    BOOST_TEST(exact.dump().find(f.music.string()) == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(playdar_resolve_and_long_poll) {
+    auto& api = fixture().daemon->api();
+    auto started = api.get_json("/api/?method=resolve&artist=radiohead&track=karma%20police&qid=test-qid-1");
+    BOOST_TEST(started["qid"] == "test-qid-1");
+    auto r = api.get_json("/api/?method=get_results_long&qid=test-qid-1&timeout=5000");
+    BOOST_TEST(r["qid"] == "test-qid-1");
+    BOOST_TEST(r["solved"] == true);
+    BOOST_TEST(r["query"]["artist"] == "radiohead");
+    BOOST_TEST_REQUIRE(!r["results"].empty());
+    auto top = r["results"][0];
+    for (auto key : {"sid", "artist", "track", "album", "source", "size", "bitrate", "duration", "mimetype", "score", "recording"})
+        BOOST_TEST(top.contains(key), key);
+    BOOST_TEST(top["source"] == "home");
+    auto jsonp = api.get("/api/?method=get_results&qid=test-qid-1&jsonp=cb");
+    BOOST_TEST(jsonp.body.rfind("cb(", 0) == 0);
+    auto stat = api.get_json("/api/?method=stat");
+    BOOST_TEST(stat["name"] == "playdar");
+}
+
+BOOST_AUTO_TEST_CASE(sid_streams_byte_for_byte_with_ranges) {
+    auto& f = fixture();
+    const auto file = slurp(f.karma);
+    auto r = f.daemon->api().get_json("/api/v1/search?artist=Radiohead&track=Karma%20Police");
+    const std::string sid = r["results"][0]["sid"];
+    auto& api = f.daemon->api();
+    auto whole = api.get("/sid/" + sid);
+    BOOST_TEST(whole.status == 200u);
+    BOOST_TEST(whole.header("Content-Type") == "audio/flac");
+    BOOST_TEST(whole.header("Accept-Ranges") == "bytes");
+    BOOST_TEST((whole.body == file));
+
+    const auto n = file.size();
+    struct Case {
+        std::string range;
+        std::size_t from, len;
+    };
+    const Case cases[] = {{"bytes=0-0", 0, 1}, {"bytes=100-65635", 100, 65536}, {"bytes=" + std::to_string(n - 1) + "-", n - 1, 1},
+                          {"bytes=-1000", n - 1000, 1000}, {"bytes=70000-", 70000, n - 70000},
+                          {"bytes=5-" + std::to_string(n + 100), 5, n - 5}};
+    for (const auto& c : cases) {
+        auto part = api.get("/sid/" + sid, {{"Range", c.range}});
+        BOOST_TEST_CONTEXT(c.range) {
+            BOOST_TEST(part.status == 206u);
+            BOOST_TEST((part.body == file.substr(c.from, c.len)));
+            BOOST_TEST(part.header("Content-Range") ==
+                       "bytes " + std::to_string(c.from) + "-" + std::to_string(c.from + c.len - 1) + "/" + std::to_string(n));
+        }
+    }
+    auto beyond = api.get("/sid/" + sid, {{"Range", "bytes=" + std::to_string(n + 10) + "-"}});
+    BOOST_TEST(beyond.status == 416u);
+    auto head = api.head("/sid/" + sid);
+    BOOST_TEST(head.status == 200u);
+    BOOST_TEST(head.header("Content-Length") == std::to_string(n));
+}
+
+BOOST_AUTO_TEST_CASE(real_players_read_and_seek) {
+    auto& f = fixture();
+    auto r = f.daemon->api().get_json("/api/v1/search?artist=Radiohead&track=Karma%20Police");
+    const std::string url = f.daemon->url() + "/sid/" + r["results"][0]["sid"].get<std::string>();
+    const auto log = f.tmp / "players.log";
+    BOOST_TEST(test::run("ffprobe", {"-v", "error", "-show_entries", "format=duration", url}, log) == 0);
+    BOOST_TEST(test::run("ffmpeg", {"-v", "error", "-nostdin", "-ss", "12", "-i", url, "-t", "3", "-f", "null", "-"}, log) == 0);
+    if (test::run("sh", {"-c", "command -v mpv"}) == 0)
+        BOOST_TEST(test::run("mpv", {"--no-config", "--no-video", "--ao=null", "--start=10", "--length=3", url}, log) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(traversal_and_malformed_requests_are_refused) {
+    auto& api = fixture().daemon->api();
+    for (std::string target : {"/sid/../../etc/passwd", "/sid/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/sid/..%2F..%2Fetc%2Fpasswd",
+                               "/api/v1/tracks/..%2f..%2fetc", "/sid/" + std::string(64, 'z'), "/sid/", "/../../etc/passwd",
+                               "/api/v1/tracks/%ZZ"}) {
+        auto r = api.get(target);
+        BOOST_TEST_CONTEXT(target) {
+            BOOST_TEST((r.status == 400u || r.status == 404u));
+            BOOST_TEST(r.body.find("root:") == std::string::npos);
+        }
+    }
+    BOOST_TEST(api.get("/api/?method=no_such_method").status == 400u);
+    BOOST_TEST(api.get("/api/?method=get_results").status == 400u);
+    BOOST_TEST(api.get_json("/api/v1/health")["ok"] == true);
+}
+
+BOOST_AUTO_TEST_CASE(cli_talks_to_the_daemon) {
+    auto& f = fixture();
+    const auto log = f.tmp / "cli.log";
+    const auto cli = test::earshot_cli_path();
+    BOOST_TEST(test::run(cli, {"--api", f.daemon->url(), "status"}, log) == 0);
+    BOOST_TEST(test::run(cli, {"--api", f.daemon->url(), "search", "radiohead - karma police"}, log) == 0);
+    BOOST_TEST(test::run(cli, {"--api", f.daemon->url(), "play", "--print", "radiohead - karma police"}, log) == 0);
+    BOOST_TEST(test::run(cli, {"--api", f.daemon->url(), "errors"}, log) == 0);
+    BOOST_TEST(test::run(cli, {"--api", f.daemon->url(), "search", "zzzz qqqq xxxx"}, log) == 3);
+    const auto text = slurp(log);
+    BOOST_TEST(text.find("Karma Police") != std::string::npos);
+    BOOST_TEST(text.find("/sid/") != std::string::npos);
+    // Not running: a plain message and exit code 1.
+    const auto down = f.tmp / "cli-down.log";
+    BOOST_TEST(test::run(cli, {"--api", "http://127.0.0.1:" + std::to_string(test::free_port()), "status"}, down) == 1);
+    BOOST_TEST(slurp(down).find("earshotd") != std::string::npos);
+}

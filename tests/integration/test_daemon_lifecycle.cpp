@@ -1,0 +1,144 @@
+// A daemon's life: live changes, kill -9 mid-scan, tokens off loopback, clean stop.
+#define BOOST_TEST_MODULE daemon_lifecycle
+#include <boost/test/unit_test.hpp>
+
+#include "tests/support/audio.hpp"
+#include "tests/support/daemon.hpp"
+#include "tests/support/temp_dir.hpp"
+
+#include <fstream>
+#include <set>
+#include <thread>
+
+using namespace earshot;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+test::ToneSpec tone(std::string artist, std::string title, int seed, double seconds = 4) {
+    test::ToneSpec s;
+    s.artist = std::move(artist);
+    s.title = std::move(title);
+    s.album = "Album";
+    s.seed = seed;
+    s.seconds = seconds;
+    return s;
+}
+
+// Polls until pred() holds or the deadline passes; returns whether it held.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::seconds timeout = 30s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(100ms);
+    }
+    return pred();
+}
+
+std::size_t hits(test::Daemon& d, const std::string& artist, const std::string& track) {
+    auto r = d.api().get_json("/api/v1/search?" + client::query_string({{"artist", artist}, {"track", track}}));
+    std::size_t n = 0;
+    for (auto& x : r["results"]) n += x["score"].get<double>() >= 0.99;
+    return n;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(inotify_picks_up_new_changed_and_removed_files) {
+    test::TempDir tmp("earshot-watch");
+    const auto music = tmp / "music";
+    test::make_audio(music / "a.mp3", tone("Watcher", "First", 1));
+    test::Daemon d(tmp / "data", {"--library", music.string()});
+    d.wait_scan_idle();
+    BOOST_TEST(hits(d, "Watcher", "First") == 1u);
+
+    // A new album folder appears (created elsewhere, moved in, as a copy tool does).
+    test::make_audio(tmp / "staging" / "b.ogg", tone("Watcher", "Second", 2));
+    fs::rename(tmp / "staging", music / "new album");
+    BOOST_TEST(eventually([&] { return hits(d, "Watcher", "Second") == 1; }));
+    // A file written in place.
+    test::make_audio(music / "c.flac", tone("Watcher", "Third", 3));
+    BOOST_TEST(eventually([&] { return hits(d, "Watcher", "Third") == 1; }));
+    // Removed.
+    fs::remove(music / "a.mp3");
+    BOOST_TEST(eventually([&] { return hits(d, "Watcher", "First") == 0; }));
+    BOOST_TEST(d.stop() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(kill9_mid_scan_loses_and_duplicates_nothing) {
+    test::TempDir tmp("earshot-kill");
+    const auto music = tmp / "music";
+    const int n = 120;
+    for (int i = 0; i < n; ++i)
+        test::make_audio(music / ("d" + std::to_string(i % 7)) / ("t" + std::to_string(i) + (i % 2 ? ".mp3" : ".flac")),
+                         tone("Artist " + std::to_string(i % 5), "Title " + std::to_string(i), i, 3));
+    test::Daemon d(tmp / "data", {"--library", music.string(), "--threads", "1"});
+    // Kill it while it is busy, several times, at different points.
+    for (int round = 0; round < 3; ++round) {
+        eventually([&] {
+            auto s = d.status()["scan"];
+            return s["files_done"].get<int>() > 10 * (round + 1) || !s["running"].get<bool>();
+        });
+        d.kill9_and_restart();
+    }
+    auto s = d.wait_scan_idle(300s);
+    BOOST_TEST(s["tracks"].get<int>() == n);
+    BOOST_TEST(s["scan"]["fingerprints_done"].get<int>() + 0 <= n);
+    // Every track is there exactly once.
+    std::set<std::string> titles;
+    for (int i = 0; i < n; ++i) {
+        auto r = d.api().get_json("/api/v1/search?" + client::query_string({{"artist", "Artist " + std::to_string(i % 5)},
+                                                                               {"track", "Title " + std::to_string(i)}}));
+        std::size_t exact = 0;
+        for (auto& x : r["results"]) exact += x["score"].get<double>() >= 0.99 && x["track"] == "Title " + std::to_string(i);
+        BOOST_TEST(exact == 1u, "Title " << i);
+    }
+    // And every track got its fingerprint in the end.
+    auto after = d.status();
+    BOOST_TEST(after["scan"]["errors"].get<int>() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(off_loopback_every_api_call_needs_the_token) {
+    test::TempDir tmp("earshot-token");
+    const auto music = tmp / "music";
+    test::make_audio(music / "a.mp3", tone("Token", "Song", 1));
+    // Listens on every interface; the test only ever connects through loopback.
+    test::Daemon d(tmp / "data", {"--library", music.string()}, "0.0.0.0");
+    const auto token_file = d.data() / "api-token";
+    BOOST_TEST_REQUIRE(fs::exists(token_file));
+    BOOST_TEST(((fs::status(token_file).permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write)));
+    std::string token;
+    std::ifstream(token_file) >> token;
+
+    BOOST_TEST(d.api().get("/api/v1/status").status == 401u);
+    BOOST_TEST(d.api().get("/api/?method=stat").status == 401u);
+    BOOST_TEST(d.api().get("/api/v1/status?auth=wrong").status == 401u);
+    BOOST_TEST(d.api().get("/api/v1/status?auth=" + token).status == 200u);
+    BOOST_TEST(d.api().get("/api/v1/status", {{"Authorization", "Bearer " + token}}).status == 200u);
+    client::Client authed(d.url(), token);
+    authed.get_json("/api/v1/health");
+    // Wait for the track, then stream it without a token (players cannot send one).
+    bool found = eventually([&] { return !authed.get_json("/api/v1/search?q=token%20song")["results"].empty(); });
+    BOOST_TEST_REQUIRE(found);
+    const std::string sid = authed.get_json("/api/v1/search?q=token%20song")["results"][0]["sid"];
+    BOOST_TEST(d.api().get("/sid/" + sid).status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(stops_cleanly_on_sigterm_and_keeps_its_index) {
+    test::TempDir tmp("earshot-stop");
+    const auto music = tmp / "music";
+    test::make_audio(music / "a.mp3", tone("Stop", "Song", 1));
+    {
+        test::Daemon d(tmp / "data", {"--library", music.string()});
+        d.wait_scan_idle();
+        BOOST_TEST(d.stop() == 0);
+    }
+    // The music is unmounted; the restarted daemon still knows the track.
+    fs::rename(music, tmp / "away");
+    test::Daemon d(tmp / "data", {"--library", music.string()});
+    d.wait_scan_idle();
+    BOOST_TEST(d.status()["tracks"].get<int>() == 1);
+    BOOST_TEST(d.stop() == 0);
+}

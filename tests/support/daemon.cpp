@@ -1,0 +1,66 @@
+#include "tests/support/daemon.hpp"
+
+#include <cstdlib>
+#include <stdexcept>
+#include <thread>
+
+namespace earshot::test {
+
+std::string earshotd_path() {
+    const char* p = std::getenv("EARSHOTD");
+    if (!p || !*p) throw std::runtime_error("EARSHOTD is not set (run the tests through ctest)");
+    return p;
+}
+
+std::string earshot_cli_path() {
+    const char* p = std::getenv("EARSHOT_CLI");
+    if (!p || !*p) throw std::runtime_error("EARSHOT_CLI is not set (run the tests through ctest)");
+    return p;
+}
+
+Daemon::Daemon(const std::filesystem::path& data, std::vector<std::string> args, std::string http_host)
+    : data_(data), args_(std::move(args)), port_(free_port()) {
+    std::filesystem::create_directories(data_);
+    args_.insert(args_.begin(), {"--http", http_host + ":" + std::to_string(port_), "--data", data_.string(),
+                                 "--log-level", "debug"});
+    url_ = "http://127.0.0.1:" + std::to_string(port_);
+    spawn();
+    wait_ready();
+}
+
+void Daemon::spawn() {
+    process_ = std::make_unique<Process>(earshotd_path(), args_, data_ / "earshotd.log");
+    api_ = std::make_unique<client::Client>(url_);
+}
+
+void Daemon::wait_ready(std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        try {
+            if (api_->get("/api/v1/health").status != 0) return;
+        } catch (const std::exception&) {
+        }
+        if (!process_->running())
+            throw std::runtime_error("earshotd exited during start-up:\n" + process_->log_text());
+        if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("earshotd did not answer in time");
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+}
+
+nlohmann::json Daemon::wait_scan_idle(std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        auto s = status();
+        if (!s["scan"]["running"].get<bool>() && s["scan"]["scans_completed"].get<int>() >= 1) return s;
+        if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("scan did not finish: " + s.dump());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}
+
+void Daemon::kill9_and_restart() {
+    process_->kill9();
+    spawn();
+    wait_ready();
+}
+
+} // namespace earshot::test

@@ -1,0 +1,49 @@
+#pragma once
+
+#include "cli/client.hpp"
+#include "tests/support/process.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace earshot::test {
+
+// A real earshotd process ($EARSHOTD, set by CTest) on a free loopback port
+// with its own data folder; stopped with SIGTERM when destroyed.
+class Daemon {
+public:
+    // `args` come after the ones Daemon sets (--http, --data, --log-level).
+    Daemon(const std::filesystem::path& data, std::vector<std::string> args, std::string http_host = "127.0.0.1");
+
+    const std::string& url() const { return url_; }
+    client::Client& api() { return *api_; }
+    Process& process() { return *process_; }
+    const std::filesystem::path& data() const { return data_; }
+
+    nlohmann::json status() { return api_->get_json("/api/v1/status"); }
+    // Waits until the HTTP API answers.
+    void wait_ready(std::chrono::seconds timeout = std::chrono::seconds(30));
+    // Waits until a scan has completed and none is running.
+    nlohmann::json wait_scan_idle(std::chrono::seconds timeout = std::chrono::seconds(120));
+    // SIGKILL, then start again on the same port and data folder.
+    void kill9_and_restart();
+    int stop() { return process_->terminate(); }
+
+private:
+    void spawn();
+    std::filesystem::path data_;
+    std::vector<std::string> args_;
+    unsigned short port_;
+    std::string url_;
+    std::unique_ptr<Process> process_;
+    std::unique_ptr<client::Client> api_;
+};
+
+std::string earshotd_path();
+std::string earshot_cli_path();
+
+} // namespace earshot::test
