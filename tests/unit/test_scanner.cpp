@@ -7,10 +7,8 @@
 #include "tests/support/audio.hpp"
 #include "tests/support/temp_dir.hpp"
 
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <random>
 
 using namespace earshot;
 using namespace earshot::index;
@@ -233,23 +231,20 @@ BOOST_AUTO_TEST_CASE(same_recording_in_several_encodings_shares_a_recording_id) 
 
 BOOST_AUTO_TEST_CASE(undecodable_audio_with_good_tags_is_indexed_without_fingerprint) {
     Library lib;
-    const auto file = lib.music / "broken.flac";
-    test::make_audio(file, tone("Artist", "Broken inside", 3, 10));
-    // Keep the FLAC header and tags, replace the audio frames with noise.
-    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-    const auto size = fs::file_size(file);
-    std::mt19937 rng(1);
-    f.seekp(static_cast<std::streamoff>(size / 4));
-    for (auto i = size / 4; i < size; ++i) f.put(static_cast<char>(rng() & 0xFF));
-    f.close();
+    test::make_corrupt_variants(lib.music);
     lib.open(true);
     lib.scan();
     const auto tracks = lib.tracks();
-    BOOST_TEST_REQUIRE(tracks.contains("broken.flac"));
-    const auto& t = tracks.at("broken.flac");
-    BOOST_TEST(t.tags.title == "Broken inside");
+    BOOST_TEST_REQUIRE(tracks.contains("garbage_audio.flac"));
+    const auto& t = tracks.at("garbage_audio.flac");
+    BOOST_TEST(t.tags.title == "Garbage Title");
     BOOST_TEST((t.fingerprint == FingerprintState::failed));
     BOOST_TEST(!t.fingerprint_error.empty());
+    // Everything else there is unindexable, each with its reason.
+    const auto failures = lib.failures();
+    for (auto name : {"truncated.mp3", "id3_only.mp3", "garbage.flac", "zero.ogg", "header_only.m4a"})
+        BOOST_TEST((failures.contains(name) && !failures.at(name).empty()), name);
+    BOOST_TEST(tracks.size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(scoped_rescan_only_touches_its_folder) {
