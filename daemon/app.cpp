@@ -160,6 +160,8 @@ void App::start() {
         });
         return 0;
     });
+    catalogue_.shrink_to_fit();
+    store_.release_mapped_pages();
     spdlog::info("index: {} tracks loaded in {:.0f} ms", n,
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
     for (const auto& lib : config_.libraries)

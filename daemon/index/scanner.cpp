@@ -242,7 +242,10 @@ void Scanner::run() {
             ++scans_completed_;
         }
         idle_.notify_all();
-        ::malloc_trim(0); // a big scan's temporary maps should not stay in RSS for months
+        // A big scan's temporary maps and the index pages it walked should
+        // not stay resident for the months the daemon then idles.
+        ::malloc_trim(0);
+        store_.release_mapped_pages();
     }
     std::lock_guard lock(mutex_);
     busy_ = false;

@@ -1,6 +1,7 @@
 #include "daemon/index/store.hpp"
 
 #include <sodium.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstring>
@@ -139,6 +140,14 @@ std::uint64_t Store::map_size() const {
     MDB_envinfo info;
     mdb_env_info(env_, &info);
     return info.me_mapsize;
+}
+
+void Store::release_mapped_pages() const {
+    MDB_envinfo info;
+    mdb_env_info(env_, &info);
+    // The map is read-only and shared (no MDB_WRITEMAP), so dropping pages
+    // loses nothing: the file is their only copy and is re-read on demand.
+    if (info.me_mapaddr) ::madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
 }
 
 void Store::grow() {

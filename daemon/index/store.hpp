@@ -96,6 +96,12 @@ public:
 
     std::uint64_t map_size() const;
 
+    // Unmaps the index pages this process has touched (a bulk read at start-up
+    // or during a scan touches every track record). They stay in the page
+    // cache and fault back in on the next read; the daemon just stops
+    // carrying the whole index in its resident set for months.
+    void release_mapped_pages() const;
+
 private:
     friend class ReadTxn;
     friend class WriteTxn;
