@@ -1,0 +1,274 @@
+#include "cli/commands.hpp"
+
+#include "cli/terminal.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+namespace earshot::cli {
+
+using nlohmann::json;
+
+namespace {
+
+// Reads a field the daemon may not send (older/newer daemons), with a default.
+template <class T>
+T field(const json& j, const char* name, T fallback) {
+    if (!j.is_object()) return fallback;
+    const auto it = j.find(name);
+    if (it == j.end() || it->is_null()) return fallback;
+    try {
+        return it->get<T>();
+    } catch (const json::exception&) {
+        return fallback;
+    }
+}
+
+std::string join(const std::vector<std::string>& words) {
+    std::string out;
+    for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
+    return out;
+}
+
+std::string describe(const QueryOptions& q) {
+    if (!q.words.empty()) return "\"" + join(q.words) + "\"";
+    std::string out = q.artist.empty() ? q.track : q.artist + " - " + q.track;
+    if (!q.album.empty()) out += " (" + q.album + ")";
+    return "\"" + out + "\"";
+}
+
+// A short description of the scan state, shared by `status` and `scan`.
+struct ScanView {
+    std::string label;
+    double fraction = -1;
+    std::string detail;
+};
+
+ScanView scan_view(const json& status) {
+    const auto scan = field<json>(status, "scan", json::object());
+    const auto phase = field<std::string>(scan, "phase", "idle");
+    const auto files_done = field<std::uint64_t>(scan, "files_done", 0);
+    const auto files_total = field<std::uint64_t>(scan, "files_total", 0);
+    const auto fp_done = field<std::uint64_t>(scan, "fingerprints_done", 0);
+    auto fp_total = field<std::uint64_t>(scan, "fingerprints_total", 0);
+    if (fp_total == 0) fp_total = field<std::uint64_t>(status, "tracks", 0);
+
+    ScanView v;
+    // Running but not yet in a phase: the daemon accepted the request.
+    v.label = phase == "idle" ? "starting" : phase;
+    if (phase == "metadata") {
+        if (files_total > 0) v.fraction = static_cast<double>(files_done) / static_cast<double>(files_total);
+        v.detail = fmt::format("{}/{} files", files_done, files_total);
+    } else if (phase == "fingerprints") {
+        if (fp_total > 0) v.fraction = static_cast<double>(fp_done) / static_cast<double>(fp_total);
+        v.detail = fmt::format("{}/{} fingerprints", fp_done, fp_total);
+    } else if (phase == "walking") {
+        v.detail = fmt::format("{} files found", files_total);
+    }
+    return v;
+}
+
+bool scan_running(const json& status) { return field<bool>(field<json>(status, "scan", json::object()), "running", false); }
+
+std::string find_on_path(std::string_view program) {
+    const char* path = std::getenv("PATH");
+    if (!path) return {};
+    std::stringstream dirs(path);
+    std::string dir;
+    while (std::getline(dirs, dir, ':')) {
+        if (dir.empty()) continue;
+        const auto candidate = std::filesystem::path(dir) / program;
+        if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    }
+    return {};
+}
+
+std::vector<std::string> split_spaces(std::string_view s) {
+    std::vector<std::string> out;
+    std::istringstream in{std::string(s)};
+    std::string word;
+    while (in >> word) out.push_back(word);
+    return out;
+}
+
+// Replaces this process with the player; returns only if exec failed.
+int exec_player(std::vector<std::string> argv, const std::string& url) {
+    argv.push_back(url);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    std::fflush(stdout);
+    std::fflush(stderr);
+    ::execvp(args[0], args.data());
+    fmt::print(stderr, "earshot: cannot run player '{}': {}\n", argv[0], std::strerror(errno));
+    return exit_code::error;
+}
+
+} // namespace
+
+std::string search_target(const QueryOptions& q, std::size_t limit) {
+    const auto text = join(q.words);
+    if (text.empty() && q.track.empty())
+        throw UsageError("say what to look for: \"Artist - Title\", or --track (with --artist, --album)");
+    std::vector<std::pair<std::string, std::string>> params{
+        {"q", text}, {"artist", q.artist}, {"track", q.track}, {"album", q.album},
+        {"timeout", std::to_string(q.timeout_ms)},
+    };
+    if (q.duration) params.emplace_back("duration", fmt::format("{}", *q.duration));
+    if (limit > 0) params.emplace_back("limit", std::to_string(limit));
+    return "/api/v1/search?" + client::query_string(params);
+}
+
+int run_status(client::Client& api, bool as_json) {
+    const auto status = api.get_json("/api/v1/status");
+    if (as_json) {
+        fmt::print("{}\n", status.dump(2, ' ', false, json::error_handler_t::replace));
+        return exit_code::ok;
+    }
+    fmt::print("earshotd \"{}\" {} at {}\n", field<std::string>(status, "name", "?"),
+               field<std::string>(status, "version", "?"), api.base().text);
+    fmt::print("tracks:  {}\n", field<std::uint64_t>(status, "tracks", 0));
+    const auto view = scan_view(status);
+    if (scan_running(status)) {
+        std::string line = "scanning, " + view.label;
+        if (view.fraction >= 0) line += fmt::format(" {:.0f}%", view.fraction * 100);
+        if (!view.detail.empty()) line += " (" + view.detail + ")";
+        fmt::print("scan:    {}\n", line);
+    } else {
+        fmt::print("scan:    idle\n");
+    }
+    const auto scan = field<json>(status, "scan", json::object());
+    const auto errors = field<std::uint64_t>(scan, "errors", 0);
+    if (errors > 0) fmt::print("errors:  {} file(s) could not be indexed (see: earshot errors)\n", errors);
+    else fmt::print("errors:  none\n");
+    return exit_code::ok;
+}
+
+int run_scan(client::Client& api, bool wait) {
+    const auto res = api.request(client::bhttp::verb::post, "/api/v1/scan");
+    if (res.status == 409) {
+        fmt::print(stderr, "earshot: a scan is already running{}\n", wait ? "; following it" : "");
+        if (!wait) return exit_code::ok;
+    } else if (!res.ok()) {
+        throw client::ApiError(res.status, res.error_message());
+    } else if (!wait) {
+        fmt::print(stderr, "scan started\n");
+        return exit_code::ok;
+    }
+
+    ProgressLine progress(stderr_is_tty());
+    json status;
+    for (;;) {
+        status = api.get_json("/api/v1/status");
+        if (!scan_running(status)) break;
+        const auto view = scan_view(status);
+        progress.update(view.label, view.fraction, view.detail);
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    progress.finish();
+    const auto errors = field<std::uint64_t>(field<json>(status, "scan", json::object()), "errors", 0);
+    fmt::print(stderr, "scan finished: {} tracks, {} error(s){}\n", field<std::uint64_t>(status, "tracks", 0), errors,
+               errors > 0 ? " (see: earshot errors)" : "");
+    return exit_code::ok;
+}
+
+int run_search(client::Client& api, const SearchOptions& options) {
+    const auto target = search_target(options.query, options.limit);
+    api.set_timeout(std::chrono::milliseconds(options.query.timeout_ms) + std::chrono::seconds(10));
+    const auto body = api.get_json(target);
+    const auto results = field<json>(body, "results", json::array());
+    if (options.json) {
+        fmt::print("{}\n", body.dump(2, ' ', false, json::error_handler_t::replace));
+        return results.empty() ? exit_code::not_found : exit_code::ok;
+    }
+    if (results.empty()) {
+        fmt::print(stderr, "earshot: nothing found for {}\n", describe(options.query));
+        return exit_code::not_found;
+    }
+    Table table({{"SCORE", 0, true},
+                 {"ARTIST", 28},
+                 {"TITLE", 36},
+                 {"ALBUM", 28},
+                 {"TIME", 0, true},
+                 {"FORMAT", 12},
+                 {"SOURCE", 16},
+                 {"SID", 0}});
+    for (const auto& r : results) {
+        table.add({fmt::format("{:.2f}", field<double>(r, "score", 0)), field<std::string>(r, "artist", ""),
+                   field<std::string>(r, "track", ""), field<std::string>(r, "album", ""),
+                   format_duration(field<double>(r, "duration", 0)),
+                   format_kind(field<std::string>(r, "mimetype", ""), field<unsigned>(r, "bitrate", 0)),
+                   field<std::string>(r, "source", ""), field<std::string>(r, "sid", "")});
+    }
+    fmt::print("{}", table.render());
+    return exit_code::ok;
+}
+
+int run_play(client::Client& api, const PlayOptions& options) {
+    std::string url, title;
+    if (!options.sid.empty()) {
+        const auto res = api.get("/api/v1/tracks/" + client::url_encode(options.sid));
+        if (res.status == 404) {
+            fmt::print(stderr, "earshot: no track with sid {}\n", options.sid);
+            return exit_code::not_found;
+        }
+        if (!res.ok()) throw client::ApiError(res.status, res.error_message());
+        const auto track = res.json();
+        url = api.base().text + "/sid/" + client::url_encode(options.sid);
+        title = field<std::string>(track, "artist", "") + " - " + field<std::string>(track, "title", field<std::string>(track, "track", ""));
+    } else {
+        api.set_timeout(std::chrono::milliseconds(options.query.timeout_ms) + std::chrono::seconds(10));
+        const auto body = api.get_json(search_target(options.query, 0));
+        const auto results = field<json>(body, "results", json::array());
+        if (results.empty()) {
+            fmt::print(stderr, "earshot: nothing found for {}\n", describe(options.query));
+            return exit_code::not_found;
+        }
+        // The daemon ranks results; still pick by score so a reordering there cannot pick a worse one.
+        const auto best = std::max_element(results.begin(), results.end(), [](const json& a, const json& b) {
+            return field<double>(a, "score", 0) < field<double>(b, "score", 0);
+        });
+        url = field<std::string>(*best, "url", "");
+        if (url.empty()) url = api.base().text + "/sid/" + field<std::string>(*best, "sid", "");
+        title = field<std::string>(*best, "artist", "") + " - " + field<std::string>(*best, "track", "");
+    }
+
+    if (options.print_only) {
+        fmt::print("{}\n", url);
+        return exit_code::ok;
+    }
+    std::vector<std::string> player;
+    if (const char* env = std::getenv("EARSHOT_PLAYER"); env && *env) player = split_spaces(env);
+    else if (const auto mpv = find_on_path("mpv"); !mpv.empty()) player = {mpv};
+    if (player.empty()) {
+        fmt::print(stderr, "earshot: no player found (set EARSHOT_PLAYER or install mpv); the stream is at:\n");
+        fmt::print("{}\n", url);
+        return exit_code::ok;
+    }
+    fmt::print(stderr, "playing {} ({})\n", title, url);
+    return exec_player(std::move(player), url);
+}
+
+int run_errors(client::Client& api, bool as_json) {
+    const auto failures = api.get_json("/api/v1/errors");
+    if (as_json) {
+        fmt::print("{}\n", failures.dump(2, ' ', false, json::error_handler_t::replace));
+        return exit_code::ok;
+    }
+    if (!failures.is_array() || failures.empty()) {
+        fmt::print("no files failed to index\n");
+        return exit_code::ok;
+    }
+    Table table({{"PATH", 0}, {"REASON", 0}});
+    for (const auto& f : failures) table.add({field<std::string>(f, "path", ""), field<std::string>(f, "reason", "")});
+    fmt::print("{}", table.render());
+    return exit_code::ok;
+}
+
+} // namespace earshot::cli

@@ -1,0 +1,54 @@
+// The `earshot` commands. Each returns the process exit code; failures to reach
+// or understand the daemon surface as client:: exceptions, mapped in main.
+#pragma once
+
+#include "cli/client.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace earshot::cli {
+
+namespace exit_code {
+inline constexpr int ok = 0;
+inline constexpr int error = 1;
+inline constexpr int usage = 2;
+inline constexpr int not_found = 3;
+} // namespace exit_code
+
+// A command-line mistake found after parsing (exit code 2).
+class UsageError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct QueryOptions {
+    std::vector<std::string> words; // free text, e.g. "Artist - Title"
+    std::string artist, track, album;
+    std::optional<double> duration;
+    unsigned timeout_ms = 3000; // how long the daemon may wait for sources
+};
+
+struct SearchOptions {
+    QueryOptions query;
+    std::size_t limit = 10;
+    bool json = false;
+};
+
+struct PlayOptions {
+    QueryOptions query;
+    std::string sid;
+    bool print_only = false;
+};
+
+int run_status(client::Client& api, bool json);
+int run_scan(client::Client& api, bool wait);
+int run_search(client::Client& api, const SearchOptions& options);
+int run_play(client::Client& api, const PlayOptions& options);
+int run_errors(client::Client& api, bool json);
+
+// The target for GET /api/v1/search from a query (throws UsageError if empty).
+std::string search_target(const QueryOptions& q, std::size_t limit);
+
+} // namespace earshot::cli

@@ -1,0 +1,105 @@
+// earshot: the command-line client of earshotd's HTTP API.
+#include "cli/client.hpp"
+#include "cli/commands.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdlib>
+
+using namespace earshot;
+using earshot::cli::exit_code::error;
+using earshot::cli::exit_code::ok;
+using earshot::cli::exit_code::usage;
+
+namespace {
+
+void add_query_options(CLI::App& cmd, cli::QueryOptions& q) {
+    cmd.add_option("query", q.words, "what to look for, e.g. \"Artist - Title\"");
+    cmd.add_option("--artist", q.artist, "artist name");
+    cmd.add_option("--track,--title", q.track, "track title");
+    cmd.add_option("--album", q.album, "album title");
+    cmd.add_option("--duration", q.duration, "track length in seconds (helps pick the right version)")
+        ->check(CLI::Range(0.0, 1e6));
+    cmd.add_option("--timeout", q.timeout_ms, "how long the daemon may wait for slow sources, in ms")
+        ->check(CLI::Range(0u, 30000u))
+        ->capture_default_str();
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"earshot: search, play and manage the music that earshotd serves"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "earshot " EARSHOT_VERSION);
+    std::string api_url(client::default_api);
+    std::string token;
+    app.add_option("--api", api_url, "earshotd's HTTP API")->envname("EARSHOT_API")->capture_default_str();
+    app.add_option("--token", token, "API token (needed when earshotd listens beyond loopback)")->envname("EARSHOT_TOKEN");
+
+    bool status_json = false;
+    auto* status = app.add_subcommand("status", "what the daemon has and is doing");
+    status->add_flag("--json", status_json, "print the raw status JSON");
+
+    bool no_wait = false;
+    auto* scan = app.add_subcommand("scan", "rescan the library folders and show progress");
+    scan->add_flag("--no-wait", no_wait, "start the scan and return at once");
+
+    cli::SearchOptions search_options;
+    auto* search = app.add_subcommand("search", "find tracks: earshot search \"Artist - Title\"");
+    search->alias("resolve");
+    add_query_options(*search, search_options.query);
+    search->add_option("--limit", search_options.limit, "show at most this many results")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1000}))
+        ->capture_default_str();
+    search->add_flag("--json", search_options.json, "print the raw result JSON");
+
+    cli::PlayOptions play_options;
+    auto* play = app.add_subcommand(
+        "play", "play the best match with $EARSHOT_PLAYER or mpv (or print its URL when neither is there)");
+    add_query_options(*play, play_options.query);
+    play->add_option("--sid", play_options.sid, "play this stream id instead of searching");
+    play->add_flag("--print", play_options.print_only, "only print the stream URL");
+
+    bool errors_json = false;
+    auto* errors = app.add_subcommand("errors", "files that could not be indexed, and why");
+    errors->add_flag("--json", errors_json, "print the raw JSON");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? ok : usage;
+    }
+
+    std::string shown_url = api_url;
+    try {
+        client::Client api(api_url, token);
+        shown_url = api.base().text;
+        if (status->parsed()) return cli::run_status(api, status_json);
+        if (scan->parsed()) return cli::run_scan(api, !no_wait);
+        if (search->parsed()) return cli::run_search(api, search_options);
+        if (play->parsed()) return cli::run_play(api, play_options);
+        if (errors->parsed()) return cli::run_errors(api, errors_json);
+        return usage;
+    } catch (const cli::UsageError& e) {
+        fmt::print(stderr, "earshot: {}\n", e.what());
+        return usage;
+    } catch (const std::invalid_argument& e) { // a malformed --api URL
+        fmt::print(stderr, "earshot: {}\n", e.what());
+        return usage;
+    } catch (const client::ConnectError& e) {
+        fmt::print(stderr,
+                   "earshot: cannot reach earshotd at {} ({}) — is it running? Start it with: earshotd --library DIR\n",
+                   shown_url, e.what());
+        return error;
+    } catch (const client::ApiError& e) {
+        if (e.status() == 401)
+            fmt::print(stderr, "earshot: earshotd at {} wants an API token: pass --token or set EARSHOT_TOKEN ({})\n",
+                       shown_url, e.what());
+        else fmt::print(stderr, "earshot: {} (HTTP {})\n", e.what(), e.status());
+        return error;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "earshot: {}\n", e.what());
+        return error;
+    }
+}

@@ -1,0 +1,112 @@
+// What the connection loop hands to the routes and gets back. Internal to
+// earshot_http; the public surface is server.hpp.
+#pragma once
+
+#include "daemon/http/backend.hpp"
+#include "daemon/http/server.hpp"
+#include "daemon/http/url.hpp"
+#include "proto/asio.hpp"
+
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace earshot::http {
+
+namespace bhttp = boost::beast::http;
+using Message = bhttp::request<bhttp::string_body>;
+
+// Thrown by handlers for an answer of {"error": message} with this status.
+// `allow` is the Allow header of a 405.
+class HttpError : public std::runtime_error {
+public:
+    HttpError(bhttp::status status, const std::string& message, std::string allow = {})
+        : std::runtime_error(message), status_(status), allow_(std::move(allow)) {}
+    bhttp::status status() const { return status_; }
+    const std::string& allow() const { return allow_; }
+
+private:
+    bhttp::status status_;
+    std::string allow_;
+};
+
+struct Request {
+    const Message& msg;
+    std::vector<std::string> path; // decoded segments, see parse_target
+    Params params;                 // query string, then form body (POST x-www-form-urlencoded)
+    std::string base_url;          // "http://host:port", for absolute URLs in replies
+
+    std::optional<std::string_view> header(bhttp::field f) const {
+        const auto it = msg.find(f);
+        if (it == msg.end()) return std::nullopt;
+        return it->value();
+    }
+    // The parameter, or throws 400 "missing parameter 'name'".
+    const std::string& required(std::string_view name) const;
+    // Empty string when absent.
+    std::string_view optional(std::string_view name) const;
+};
+
+// A streamed body: `length` bytes of `source` from `offset`.
+struct StreamBody {
+    std::unique_ptr<ByteSource> source;
+    std::uint64_t offset = 0, length = 0;
+};
+
+struct Reply {
+    bhttp::status status = bhttp::status::ok;
+    bhttp::fields fields; // Content-Type and the like; Content-Length is computed
+    std::string body;
+    std::optional<StreamBody> stream; // when set, replaces `body`
+
+    std::uint64_t content_length() const { return stream ? stream->length : body.size(); }
+};
+
+// Serialises JSON without ever throwing on invalid UTF-8 (file names are bytes).
+std::string dump_json(const nlohmann::json& j);
+Reply json_reply(bhttp::status status, const nlohmann::json& body);
+Reply error_reply(bhttp::status status, std::string_view message);
+
+// One result as both APIs show it; `url` is base_url + "/sid/" + sid.
+nlohmann::json result_json(const resolver::Result& r, std::string_view base_url);
+nlohmann::json query_json(const resolver::Query& q, std::string_view qid);
+
+// Strict number parameters (400 with the parameter's name on anything else).
+std::uint64_t parse_unsigned(std::string_view name, std::string_view text);
+double parse_seconds(std::string_view name, std::string_view text);
+
+// A sid: [A-Za-z0-9_-]{1,128}. Anything else cannot name a stream.
+bool valid_id(std::string_view id);
+// A qid, as the resolver accepts them: [A-Za-z0-9_.:-]{1,128}.
+bool valid_qid(std::string_view qid);
+// Starts a query; a query the resolver refuses becomes a 400.
+std::string start_query(Backend& backend, resolver::Query q, std::string qid = {});
+
+// Builds a resolver query from artist/track/album/duration or q; 400 when
+// there is nothing to look for or a field is absurdly long.
+resolver::Query query_from_params(const Request& req);
+
+struct Context {
+    Backend& backend;
+    const ServerOptions& options;
+    bool auth_required;
+    std::string machine_hostname;
+};
+
+// Handlers, one per area. They throw HttpError for client mistakes.
+awaitable<Reply> handle_playdar(Context& ctx, const Request& req);
+awaitable<Reply> handle_native(Context& ctx, const Request& req);
+awaitable<Reply> handle_stream(Context& ctx, const Request& req);
+
+// Auth, Host/Origin checks, CORS, method checks and dispatch to the handlers.
+// Never throws: every failure becomes a JSON error reply.
+awaitable<Reply> route(Context& ctx, const Request& req);
+
+} // namespace earshot::http

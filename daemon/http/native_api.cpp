@@ -1,0 +1,117 @@
+// earshot's own JSON API under /api/v1/.
+#include "daemon/http/handler.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace earshot::http {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::chrono::milliseconds search_default_wait = 2s;
+constexpr std::chrono::milliseconds search_max_wait = 30s;
+
+nlohmann::json snapshot_json(const resolver::QuerySnapshot& snap, std::string_view base_url, std::size_t limit) {
+    auto results = nlohmann::json::array();
+    for (const auto& r : snap.results) {
+        if (results.size() >= limit) break;
+        results.push_back(result_json(r, base_url));
+    }
+    return nlohmann::json{
+        {"qid", snap.qid},
+        {"query", query_json(snap.query, snap.qid)},
+        {"solved", snap.solved},
+        {"finished", snap.finished},
+        {"errors", snap.errors},
+        {"results", std::move(results)},
+    };
+}
+
+std::size_t limit_param(const Request& req) {
+    const auto text = req.optional("limit");
+    if (text.empty()) return SIZE_MAX;
+    const auto n = parse_unsigned("limit", text);
+    if (n == 0) throw HttpError(bhttp::status::bad_request, "parameter 'limit' must be at least 1");
+    return static_cast<std::size_t>(std::min<std::uint64_t>(n, SIZE_MAX));
+}
+
+awaitable<Reply> search(Context& ctx, const Request& req) {
+    auto query = query_from_params(req);
+    auto wait = search_default_wait;
+    if (const auto t = req.optional("timeout"); !t.empty())
+        wait = std::chrono::milliseconds(
+            std::min<std::uint64_t>(parse_unsigned("timeout", t), static_cast<std::uint64_t>(search_max_wait.count())));
+    const auto limit = limit_param(req);
+
+    const auto qid = start_query(ctx.backend, std::move(query));
+    const auto snap = co_await ctx.backend.resolver().wait(qid, wait);
+    if (!snap) throw HttpError(bhttp::status::not_found, "query '" + qid + "' was cancelled");
+    co_return json_reply(bhttp::status::ok, snapshot_json(*snap, req.base_url, limit));
+}
+
+[[noreturn]] void wrong_method(std::string_view allowed) {
+    throw HttpError(bhttp::status::method_not_allowed, "this path only accepts " + std::string(allowed),
+                    std::string(allowed));
+}
+
+} // namespace
+
+awaitable<Reply> handle_native(Context& ctx, const Request& req) {
+    // req.path = {"api", "v1", ...}
+    const std::vector<std::string> rest(req.path.begin() + 2, req.path.end());
+    const auto verb = req.msg.method();
+    const auto only = [&](bhttp::verb allowed) {
+        if (verb != allowed) {
+            wrong_method(allowed == bhttp::verb::get ? "GET" : "POST");
+        }
+    };
+
+    if (rest.size() == 1) {
+        const auto& name = rest[0];
+        if (name == "health") {
+            only(bhttp::verb::get);
+            co_return json_reply(bhttp::status::ok, nlohmann::json{{"ok", true}});
+        }
+        if (name == "status") {
+            only(bhttp::verb::get);
+            co_return json_reply(bhttp::status::ok, ctx.backend.status());
+        }
+        if (name == "search") {
+            only(bhttp::verb::get);
+            co_return co_await search(ctx, req);
+        }
+        if (name == "errors") {
+            only(bhttp::verb::get);
+            co_return json_reply(bhttp::status::ok, ctx.backend.failures());
+        }
+        if (name == "scan") {
+            only(bhttp::verb::post);
+            if (ctx.backend.request_scan())
+                co_return json_reply(bhttp::status::accepted, nlohmann::json{{"started", true}});
+            co_return json_reply(bhttp::status::conflict,
+                                 nlohmann::json{{"started", false}, {"error", "a scan is already running"}});
+        }
+    }
+    if (rest.size() == 2 && rest[0] == "results") {
+        only(bhttp::verb::get);
+        const auto& qid = rest[1];
+        const auto snap = valid_qid(qid) ? ctx.backend.resolver().snapshot(qid) : std::nullopt;
+        if (!snap) throw HttpError(bhttp::status::not_found, "unknown qid '" + qid + "'");
+        co_return json_reply(bhttp::status::ok, snapshot_json(*snap, req.base_url, limit_param(req)));
+    }
+    if (rest.size() == 2 && rest[0] == "tracks") {
+        only(bhttp::verb::get);
+        const auto& sid = rest[1];
+        auto details = valid_id(sid) ? ctx.backend.track_details(sid) : std::nullopt;
+        if (!details) throw HttpError(bhttp::status::not_found, "unknown sid '" + sid + "'");
+        co_return json_reply(bhttp::status::ok, *details);
+    }
+    throw HttpError(bhttp::status::not_found, "no such API path: /" + [&] {
+        std::string p;
+        for (std::size_t i = 0; i < req.path.size(); ++i) p += (i ? "/" : "") + req.path[i];
+        return p;
+    }());
+}
+
+} // namespace earshot::http
