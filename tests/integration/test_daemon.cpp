@@ -23,15 +23,6 @@ std::string slurp(const fs::path& p) {
     return ss.str();
 }
 
-test::ToneSpec tone(std::string artist, std::string title, std::string album, int seed, double seconds = 12) {
-    test::ToneSpec s;
-    s.artist = std::move(artist);
-    s.title = std::move(title);
-    s.album = std::move(album);
-    s.seed = seed;
-    s.seconds = seconds;
-    return s;
-}
 
 // One daemon over one library for the read-only tests of this file.
 struct Fixture {
@@ -42,14 +33,14 @@ struct Fixture {
 
     Fixture() {
         karma = music / "Radiohead" / "OK Computer" / "06 Karma Police.flac";
-        test::make_audio(karma, tone("Radiohead", "Karma Police", "OK Computer", 1, 20));
+        test::make_audio(karma, {.artist = "Radiohead", .title = "Karma Police", .album = "OK Computer", .seed = 1, .seconds = 20});
         test::make_audio(music / "Radiohead" / "OK Computer" / "07 Fitter Happier.mp3",
-                         tone("Radiohead", "Fitter Happier", "OK Computer", 2));
-        test::make_audio(music / "Beyoncé" / "Halo.m4a", tone("Beyoncé", "Halo", "I Am... Sasha Fierce", 3));
-        test::make_audio(music / "U2" / "One.ogg", tone("U2", "One", "Achtung Baby", 4));
-        test::make_audio(music / "Cover Band" / "Karma Police.mp3", tone("Cover Band", "Karma Police", "Covers", 5));
+                         {.artist = "Radiohead", .title = "Fitter Happier", .album = "OK Computer", .seed = 2, .seconds = 12});
+        test::make_audio(music / "Beyoncé" / "Halo.m4a", {.artist = "Beyoncé", .title = "Halo", .album = "I Am... Sasha Fierce", .seed = 3, .seconds = 12});
+        test::make_audio(music / "U2" / "One.ogg", {.artist = "U2", .title = "One", .album = "Achtung Baby", .seed = 4, .seconds = 12});
+        test::make_audio(music / "Cover Band" / "Karma Police.mp3", {.artist = "Cover Band", .title = "Karma Police", .album = "Covers", .seed = 5, .seconds = 12});
         test::make_audio(music / "Radiohead" / "OK Computer (MP3)" / "06 Karma Police.mp3",
-                         tone("Radiohead", "Karma Police", "OK Computer", 1, 20));
+                         {.artist = "Radiohead", .title = "Karma Police", .album = "OK Computer", .seed = 1, .seconds = 20});
         test::make_corrupt_variants(music / "junk");
         daemon = std::make_unique<test::Daemon>(tmp / "data",
                                                 std::vector<std::string>{"--library", music.string(), "--name", "home"});

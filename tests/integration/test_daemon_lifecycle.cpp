@@ -16,15 +16,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-test::ToneSpec tone(std::string artist, std::string title, int seed, double seconds = 4) {
-    test::ToneSpec s;
-    s.artist = std::move(artist);
-    s.title = std::move(title);
-    s.album = "Album";
-    s.seed = seed;
-    s.seconds = seconds;
-    return s;
-}
 
 // Polls until pred() holds or the deadline passes; returns whether it held.
 template <class Pred>
@@ -49,17 +40,17 @@ std::size_t hits(test::Daemon& d, const std::string& artist, const std::string& 
 BOOST_AUTO_TEST_CASE(inotify_picks_up_new_changed_and_removed_files) {
     test::TempDir tmp("earshot-watch");
     const auto music = tmp / "music";
-    test::make_audio(music / "a.mp3", tone("Watcher", "First", 1));
+    test::make_audio(music / "a.mp3", {.artist = "Watcher", .title = "First", .seed = 1, .seconds = 4});
     test::Daemon d(tmp / "data", {"--library", music.string()});
     d.wait_scan_idle();
     BOOST_TEST(hits(d, "Watcher", "First") == 1u);
 
     // A new album folder appears (created elsewhere, moved in, as a copy tool does).
-    test::make_audio(tmp / "staging" / "b.ogg", tone("Watcher", "Second", 2));
+    test::make_audio(tmp / "staging" / "b.ogg", {.artist = "Watcher", .title = "Second", .seed = 2, .seconds = 4});
     fs::rename(tmp / "staging", music / "new album");
     BOOST_TEST(eventually([&] { return hits(d, "Watcher", "Second") == 1; }));
     // A file written in place.
-    test::make_audio(music / "c.flac", tone("Watcher", "Third", 3));
+    test::make_audio(music / "c.flac", {.artist = "Watcher", .title = "Third", .seed = 3, .seconds = 4});
     BOOST_TEST(eventually([&] { return hits(d, "Watcher", "Third") == 1; }));
     // Removed.
     fs::remove(music / "a.mp3");
@@ -73,7 +64,7 @@ BOOST_AUTO_TEST_CASE(kill9_mid_scan_loses_and_duplicates_nothing) {
     const int n = 120;
     for (int i = 0; i < n; ++i)
         test::make_audio(music / ("d" + std::to_string(i % 7)) / ("t" + std::to_string(i) + (i % 2 ? ".mp3" : ".flac")),
-                         tone("Artist " + std::to_string(i % 5), "Title " + std::to_string(i), i, 3));
+                         {.artist = "Artist " + std::to_string(i % 5), .title = "Title " + std::to_string(i), .seed = i, .seconds = 3});
     test::Daemon d(tmp / "data", {"--library", music.string(), "--threads", "1"});
     // Kill it while it is busy, several times, at different points.
     for (int round = 0; round < 3; ++round) {
@@ -103,7 +94,7 @@ BOOST_AUTO_TEST_CASE(kill9_mid_scan_loses_and_duplicates_nothing) {
 BOOST_AUTO_TEST_CASE(off_loopback_every_api_call_needs_the_token) {
     test::TempDir tmp("earshot-token");
     const auto music = tmp / "music";
-    test::make_audio(music / "a.mp3", tone("Token", "Song", 1));
+    test::make_audio(music / "a.mp3", {.artist = "Token", .title = "Song", .seed = 1, .seconds = 4});
     // Listens on every interface; the test only ever connects through loopback.
     test::Daemon d(tmp / "data", {"--library", music.string()}, "0.0.0.0");
     const auto token_file = d.data() / "api-token";
@@ -129,7 +120,7 @@ BOOST_AUTO_TEST_CASE(off_loopback_every_api_call_needs_the_token) {
 BOOST_AUTO_TEST_CASE(stops_cleanly_on_sigterm_and_keeps_its_index) {
     test::TempDir tmp("earshot-stop");
     const auto music = tmp / "music";
-    test::make_audio(music / "a.mp3", tone("Stop", "Song", 1));
+    test::make_audio(music / "a.mp3", {.artist = "Stop", .title = "Song", .seed = 1, .seconds = 4});
     {
         test::Daemon d(tmp / "data", {"--library", music.string()});
         d.wait_scan_idle();

@@ -2,6 +2,8 @@
 // kinds of broken files a library scan meets in the wild.
 #pragma once
 
+#include "tests/support/process.hpp"
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -48,11 +50,5 @@ void make_cover_png(const std::filesystem::path& out);
 // stderr if it fails. For tests that need a file make_audio doesn't make.
 void run_ffmpeg(const std::vector<std::string>& args);
 
-// Runs a program (looked up in PATH, no shell) and collects its output.
-struct ProgramOutput {
-    int exit_code = -1; // -1 if it died from a signal
-    std::string out, err;
-};
-ProgramOutput run_program(const std::vector<std::string>& argv);
 
 } // namespace earshot::test

@@ -37,6 +37,13 @@ private:
 // goes to `log` when given, else is discarded.
 int run(const std::string& program, const std::vector<std::string>& args, const std::filesystem::path& log = {});
 
+// Runs a program (looked up in PATH, no shell) and collects its output.
+struct ProgramOutput {
+    int exit_code = -1; // -1 if it died from a signal
+    std::string out, err;
+};
+ProgramOutput run_program(const std::vector<std::string>& argv);
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 unsigned short free_port();
 

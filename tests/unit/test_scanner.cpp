@@ -77,22 +77,13 @@ struct Library {
     }
 };
 
-test::ToneSpec tone(std::string artist, std::string title, int seed, double seconds = 6) {
-    test::ToneSpec s;
-    s.artist = std::move(artist);
-    s.title = std::move(title);
-    s.album = "Album";
-    s.seed = seed;
-    s.seconds = seconds;
-    return s;
-}
 
 } // namespace
 
 BOOST_AUTO_TEST_CASE(indexes_every_format_and_records_bad_files) {
     Library lib;
     for (auto ext : {"flac", "mp3", "ogg", "opus", "m4a", "wav"})
-        test::make_audio(lib.music / "fmt" / (std::string("song.") + ext), tone("Artist", std::string("Song ") + ext, 1));
+        test::make_audio(lib.music / "fmt" / (std::string("song.") + ext), {.artist = "Artist", .title = std::string("Song ") + ext, .seed = 1, .seconds = 6});
     test::make_corrupt_variants(lib.music / "bad");
     lib.open(false);
     lib.scan();
@@ -118,9 +109,9 @@ BOOST_AUTO_TEST_CASE(indexes_every_format_and_records_bad_files) {
 
 BOOST_AUTO_TEST_CASE(rescans_skip_unchanged_and_follow_moves_and_deletions) {
     Library lib;
-    test::make_audio(lib.music / "a" / "one.mp3", tone("A", "One", 1));
-    test::make_audio(lib.music / "a" / "two.mp3", tone("A", "Two", 2));
-    test::make_audio(lib.music / "a" / "three.ogg", tone("A", "Three", 3));
+    test::make_audio(lib.music / "a" / "one.mp3", {.artist = "A", .title = "One", .seed = 1, .seconds = 6});
+    test::make_audio(lib.music / "a" / "two.mp3", {.artist = "A", .title = "Two", .seed = 2, .seconds = 6});
+    test::make_audio(lib.music / "a" / "three.ogg", {.artist = "A", .title = "Three", .seed = 3, .seconds = 6});
     lib.open(false);
     lib.scan();
     auto before = lib.tracks();
@@ -143,7 +134,7 @@ BOOST_AUTO_TEST_CASE(rescans_skip_unchanged_and_follow_moves_and_deletions) {
     BOOST_TEST(lib.recorder.removals == 1u);
 
     // Rewritten in place with other audio: same track, new content.
-    test::make_audio(lib.music / "a" / "three.ogg", tone("A", "Three (new mix)", 9));
+    test::make_audio(lib.music / "a" / "three.ogg", {.artist = "A", .title = "Three (new mix)", .seed = 9, .seconds = 6});
     lib.scan();
     after = lib.tracks();
     BOOST_TEST(after["three.ogg"].id == before["three.ogg"].id);
@@ -153,8 +144,8 @@ BOOST_AUTO_TEST_CASE(rescans_skip_unchanged_and_follow_moves_and_deletions) {
 
 BOOST_AUTO_TEST_CASE(missing_or_unmounted_folder_keeps_its_tracks) {
     Library lib;
-    test::make_audio(lib.music / "x.flac", tone("A", "X", 1));
-    test::make_audio(lib.music / "y.flac", tone("A", "Y", 2));
+    test::make_audio(lib.music / "x.flac", {.artist = "A", .title = "X", .seed = 1, .seconds = 6});
+    test::make_audio(lib.music / "y.flac", {.artist = "A", .title = "Y", .seed = 2, .seconds = 6});
     lib.open(false);
     lib.scan();
     BOOST_TEST_REQUIRE(lib.tracks().size() == 2u);
@@ -177,18 +168,18 @@ BOOST_AUTO_TEST_CASE(missing_or_unmounted_folder_keeps_its_tracks) {
 
 BOOST_AUTO_TEST_CASE(symlinks_odd_names_and_loops) {
     Library lib;
-    test::make_audio(lib.music / "real" / "song.mp3", tone("A", "Song", 1));
+    test::make_audio(lib.music / "real" / "song.mp3", {.artist = "A", .title = "Song", .seed = 1, .seconds = 6});
     // A link to a file inside the library and a link back up the tree.
     fs::create_symlink(lib.music / "real" / "song.mp3", lib.music / "link-to-song.mp3");
     fs::create_symlink(lib.music, lib.music / "real" / "loop");
     // A folder outside the library reached through a link is followed once.
-    test::make_audio(lib.tmp / "outside" / "ext.ogg", tone("B", "Outside", 2));
+    test::make_audio(lib.tmp / "outside" / "ext.ogg", {.artist = "B", .title = "Outside", .seed = 2, .seconds = 6});
     fs::create_symlink(lib.tmp / "outside", lib.music / "outside-link");
     fs::create_symlink(lib.tmp / "outside", lib.music / "outside-link-2");
     // Names that are not UTF-8, and two names that differ only by normalisation.
-    test::make_audio(lib.music / "\xff\xfe raw.mp3", tone("C", "Raw bytes", 3));
-    test::make_audio(lib.music / "Caf\xc3\xa9.mp3", tone("D", "NFC", 4));
-    test::make_audio(lib.music / "Cafe\xcc\x81.mp3", tone("D", "NFD", 5));
+    test::make_audio(lib.music / "\xff\xfe raw.mp3", {.artist = "C", .title = "Raw bytes", .seed = 3, .seconds = 6});
+    test::make_audio(lib.music / "Caf\xc3\xa9.mp3", {.artist = "D", .title = "NFC", .seed = 4, .seconds = 6});
+    test::make_audio(lib.music / "Cafe\xcc\x81.mp3", {.artist = "D", .title = "NFD", .seed = 5, .seconds = 6});
     lib.open(false);
     lib.scan();
 
@@ -211,10 +202,10 @@ BOOST_AUTO_TEST_CASE(symlinks_odd_names_and_loops) {
 
 BOOST_AUTO_TEST_CASE(same_recording_in_several_encodings_shares_a_recording_id) {
     Library lib;
-    test::make_audio(lib.music / "flac" / "s.flac", tone("Artist", "Same", 7, 30));
-    test::make_audio(lib.music / "mp3" / "s.mp3", tone("Artist", "Same", 7, 30));
-    test::make_audio(lib.music / "opus" / "s.opus", tone("Artist", "Same", 7, 30));
-    test::make_audio(lib.music / "other" / "o.flac", tone("Artist", "Other", 8, 30));
+    test::make_audio(lib.music / "flac" / "s.flac", {.artist = "Artist", .title = "Same", .seed = 7, .seconds = 30});
+    test::make_audio(lib.music / "mp3" / "s.mp3", {.artist = "Artist", .title = "Same", .seed = 7, .seconds = 30});
+    test::make_audio(lib.music / "opus" / "s.opus", {.artist = "Artist", .title = "Same", .seed = 7, .seconds = 30});
+    test::make_audio(lib.music / "other" / "o.flac", {.artist = "Artist", .title = "Other", .seed = 8, .seconds = 30});
     lib.open(true);
     lib.scan();
     const auto tracks = lib.tracks();
@@ -249,12 +240,12 @@ BOOST_AUTO_TEST_CASE(undecodable_audio_with_good_tags_is_indexed_without_fingerp
 
 BOOST_AUTO_TEST_CASE(scoped_rescan_only_touches_its_folder) {
     Library lib;
-    test::make_audio(lib.music / "a" / "1.mp3", tone("A", "1", 1));
-    test::make_audio(lib.music / "b" / "2.mp3", tone("B", "2", 2));
+    test::make_audio(lib.music / "a" / "1.mp3", {.artist = "A", .title = "1", .seed = 1, .seconds = 6});
+    test::make_audio(lib.music / "b" / "2.mp3", {.artist = "B", .title = "2", .seed = 2, .seconds = 6});
     lib.open(false);
     lib.scan();
     fs::remove(lib.music / "b" / "2.mp3");
-    test::make_audio(lib.music / "a" / "3.mp3", tone("A", "3", 3));
+    test::make_audio(lib.music / "a" / "3.mp3", {.artist = "A", .title = "3", .seed = 3, .seconds = 6});
     lib.scan({(lib.music / "a").string()});
     auto tracks = lib.tracks();
     // b was not in scope: its vanished file is still indexed until b is scanned.
