@@ -24,11 +24,16 @@ void check(int rc, std::string_view what) {
     if (rc != MDB_SUCCESS) throw StoreError(std::string(what) + ": " + mdb_strerror(rc));
 }
 
+// MDB_val points into its argument: it must outlive the MDB_val. Passing a
+// temporary straight into an LMDB call is fine; keeping the result is not.
 template <class T>
     requires std::is_trivially_copyable_v<T>
 MDB_val val_of(const T& v) {
     return {sizeof(T), const_cast<T*>(&v)};
 }
+template <class T>
+    requires std::is_trivially_copyable_v<T>
+MDB_val val_of(const T&& v) = delete; // would dangle
 
 MDB_val val_of(proto::ByteView b) { return {b.size(), const_cast<std::uint8_t*>(b.data())}; }
 
@@ -182,7 +187,8 @@ std::optional<Track> ReadTxn::track(TrackId id) const {
 }
 
 std::optional<TrackId> ReadTxn::track_id_by_path(std::string_view path) const {
-    auto v = get(txn_, store_->paths_, val_of(path_key(path)));
+    const auto key = path_key(path);
+    auto v = get(txn_, store_->paths_, val_of(key));
     if (!v) return std::nullopt;
     const auto id = scalar<TrackId>(*v);
     // Guard against the (astronomically unlikely) hash collision.
@@ -211,7 +217,8 @@ std::optional<std::vector<proto::Hash>> ReadTxn::leaves(const proto::Hash& conte
 }
 
 std::optional<Failure> ReadTxn::failure(std::string_view path) const {
-    auto v = get(txn_, store_->failures_, val_of(path_key(path)));
+    const auto key = path_key(path);
+    auto v = get(txn_, store_->failures_, val_of(key));
     if (!v) return std::nullopt;
     auto f = decode_failure(view(*v));
     if (f.path != path) return std::nullopt;
@@ -315,7 +322,10 @@ void WriteTxn::put_track(Track& t) {
     if (t.id == 0) t.id = next_counter("next_track");
     if (t.recording == 0) t.recording = next_counter("next_recording");
     if (auto old = track(t.id)) {
-        if (old->path != t.path) del(txn_, store_->paths_, val_of(path_key(old->path)));
+        if (old->path != t.path) {
+            const auto old_key = path_key(old->path);
+            del(txn_, store_->paths_, val_of(old_key));
+        }
         if (old->content != t.content) {
             MDB_val id = val_of(t.id);
             del(txn_, store_->content_, val_of(old->content), &id);
@@ -325,7 +335,8 @@ void WriteTxn::put_track(Track& t) {
     const auto record = encode(t);
     MDB_val key = val_of(t.id), data = val_of(record);
     check(mdb_put(txn_, store_->tracks_, &key, &data, 0), "write track");
-    MDB_val pkey = val_of(path_key(t.path)), pdata = val_of(t.id);
+    const auto path_hash = path_key(t.path);
+    MDB_val pkey = val_of(path_hash), pdata = val_of(t.id);
     check(mdb_put(txn_, store_->paths_, &pkey, &pdata, 0), "write path");
     MDB_val ckey = val_of(t.content), cdata = val_of(t.id);
     const int rc = mdb_put(txn_, store_->content_, &ckey, &cdata, MDB_NODUPDATA);
@@ -335,7 +346,10 @@ void WriteTxn::put_track(Track& t) {
 void WriteTxn::erase_track(TrackId id) {
     auto t = track(id);
     if (!t) return;
-    if (track_id_by_path(t->path) == id) del(txn_, store_->paths_, val_of(path_key(t->path)));
+    if (track_id_by_path(t->path) == id) {
+        const auto key = path_key(t->path);
+        del(txn_, store_->paths_, val_of(key));
+    }
     MDB_val idv = val_of(id);
     del(txn_, store_->content_, val_of(t->content), &idv);
     if (tracks_with_content(t->content).empty()) del(txn_, store_->leaves_, val_of(t->content));
@@ -351,11 +365,15 @@ void WriteTxn::put_leaves(const proto::Hash& content, std::span<const proto::Has
 
 void WriteTxn::put_failure(const Failure& f) {
     const auto record = encode(f);
-    MDB_val key = val_of(path_key(f.path)), data = val_of(record);
+    const auto path_hash = path_key(f.path);
+    MDB_val key = val_of(path_hash), data = val_of(record);
     check(mdb_put(txn_, store_->failures_, &key, &data, 0), "write failure");
 }
 
-void WriteTxn::erase_failure(std::string_view path) { del(txn_, store_->failures_, val_of(path_key(path))); }
+void WriteTxn::erase_failure(std::string_view path) {
+    const auto key = path_key(path);
+    del(txn_, store_->failures_, val_of(key));
+}
 
 void WriteTxn::erase_fingerprint(TrackId id) {
     auto old = fingerprint_record(txn_, store_->fingerprints_, id);
