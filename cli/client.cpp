@@ -1,5 +1,7 @@
 #include "cli/client.hpp"
 
+#include "proto/percent.hpp"
+
 #include "proto/asio.hpp"
 
 #include <boost/beast/core.hpp>
@@ -246,24 +248,7 @@ std::string Client::raw_exchange(std::string_view bytes) {
     return out;
 }
 
-std::string url_encode(std::string_view s) {
-    static constexpr char digits[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(s.size());
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                                c == '-' || c == '.' || c == '_' || c == '~';
-        if (unreserved) {
-            out.push_back(ch);
-        } else {
-            out.push_back('%');
-            out.push_back(digits[c >> 4]);
-            out.push_back(digits[c & 0xF]);
-        }
-    }
-    return out;
-}
+std::string url_encode(std::string_view s) { return proto::percent_encode(s); }
 
 std::string query_string(const std::vector<std::pair<std::string, std::string>>& params) {
     std::string out;

@@ -26,6 +26,8 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// The value of one hex digit (either case), or -1.
+int hex_digit(char c);
 std::string to_hex(ByteView bytes);
 // Accepts upper or lower case; std::nullopt on odd length or a non-hex digit.
 std::optional<Bytes> from_hex(std::string_view hex);

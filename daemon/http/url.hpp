@@ -3,6 +3,8 @@
 // rules that keep traversal out are unit-tested directly.
 #pragma once
 
+#include "proto/percent.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,12 +13,8 @@
 
 namespace earshot::http {
 
-// Decodes %XX escapes; nullopt for a '%' not followed by two hex digits.
-// With `plus_is_space` (query strings, form bodies) '+' decodes to ' '.
-std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);
-
-// Encodes everything except RFC 3986 unreserved characters.
-std::string percent_encode(std::string_view in);
+using proto::percent_decode;
+using proto::percent_encode;
 
 // Query or form parameters in arrival order; lookups return the first match.
 class Params {

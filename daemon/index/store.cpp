@@ -4,7 +4,10 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <type_traits>
 #include <unordered_map>
@@ -84,6 +87,7 @@ void del(MDB_txn* txn, MDB_dbi dbi, MDB_val key, MDB_val* data = nullptr) {
 
 Store::Store(const std::filesystem::path& dir, std::size_t initial_map_size) {
     std::filesystem::create_directories(dir);
+    data_file_ = " " + std::filesystem::weakly_canonical(dir / "data.mdb").string();
     check(mdb_env_create(&env_), "mdb_env_create");
     try {
         check(mdb_env_set_maxdbs(env_, 16), "mdb_env_set_maxdbs");
@@ -148,11 +152,18 @@ std::uint64_t Store::map_size() const {
 }
 
 void Store::release_mapped_pages() const {
-    MDB_envinfo info;
-    mdb_env_info(env_, &info);
-    // The map is read-only and shared (no MDB_WRITEMAP), so dropping pages
-    // loses nothing: the file is their only copy and is re-read on demand.
-    if (info.me_mapaddr) ::madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
+    // LMDB does not say where it mapped the file (me_mapaddr is only set for
+    // MDB_FIXEDMAP), so find the mapping of data.mdb in /proc/self/maps. The
+    // map is read-only and shared (no MDB_WRITEMAP): dropping its pages loses
+    // nothing, the file is their only copy and they are re-read on demand.
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+        if (!line.ends_with(data_file_)) continue;
+        std::uintptr_t start = 0, end = 0;
+        if (std::sscanf(line.c_str(), "%" SCNxPTR "-%" SCNxPTR, &start, &end) != 2 || end <= start) continue;
+        ::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+    }
 }
 
 void Store::grow() {

@@ -112,6 +112,7 @@ private:
     TxnPtr begin(bool read_only) const;
     void grow();
 
+    std::string data_file_; // " /abs/path/data.mdb", as /proc/self/maps ends its line
     MDB_env* env_ = nullptr;
     MDB_dbi meta_{}, tracks_{}, paths_{}, content_{}, leaves_{}, failures_{}, fingerprints_{}, terms_{};
     // LMDB may only resize its map while no transaction of this process is
