@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <fstream>
 
 namespace earshot::daemon {
@@ -70,7 +71,15 @@ nlohmann::json optional_json(const std::optional<float>& v) { return v ? nlohman
 
 } // namespace
 
-std::string sid_of(const index::Track& t) { return proto::to_hex(t.content); }
+namespace {
+// A track the content pass has not hashed yet is still playable, under a
+// sid naming the track instead of its bytes.
+constexpr std::string_view unhashed_sid_prefix = "track-";
+} // namespace
+
+std::string sid_of(const index::Track& t) {
+    return t.has_content() ? proto::to_hex(t.content) : std::string(unhashed_sid_prefix) + std::to_string(t.id);
+}
 
 std::string recording_of(const index::Track& t) {
     std::array<std::uint8_t, 8> be;
@@ -233,34 +242,41 @@ nlohmann::json App::failures() const {
     return out;
 }
 
-std::optional<index::Track> App::playable_track(std::string_view sid) const {
-    const auto content = proto::hash_from_hex(sid);
-    if (!content) return std::nullopt;
-    return store_.read([&](const index::ReadTxn& r) -> std::optional<index::Track> {
-        for (auto id : r.tracks_with_content(*content)) {
-            auto t = r.track(id);
-            if (!t) continue;
-            // Serve only bytes that are still the indexed ones as far as the
-            // stamp can tell; a changed file is rescanned instead.
-            if (index::stat_file(t->path) == t->stamp) return t;
-            const auto slash = t->path.rfind('/');
-            scanner_->request({t->path.substr(0, slash == std::string::npos ? 0 : slash)});
+std::vector<index::Track> App::tracks_for_sid(std::string_view sid) const {
+    return store_.read([&](const index::ReadTxn& r) {
+        std::vector<index::Track> out;
+        if (sid.starts_with(unhashed_sid_prefix)) {
+            index::TrackId id = 0;
+            const auto digits = sid.substr(unhashed_sid_prefix.size());
+            const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+            if (ec == std::errc{} && end == digits.data() + digits.size())
+                if (auto t = r.track(id)) out.push_back(std::move(*t));
+        } else if (const auto content = proto::hash_from_hex(sid)) {
+            for (auto id : r.tracks_with_content(*content))
+                if (auto t = r.track(id)) out.push_back(std::move(*t));
         }
-        return std::nullopt;
+        return out;
     });
 }
 
+std::optional<index::Track> App::playable_track(std::string_view sid) const {
+    for (auto& t : tracks_for_sid(sid)) {
+        // Serve only bytes that are still the indexed ones as far as the
+        // stamp can tell; a changed file is rescanned instead.
+        if (index::stat_file(t.path) == t.stamp) return std::move(t);
+        const auto slash = t.path.rfind('/');
+        scanner_->request({t.path.substr(0, slash == std::string::npos ? 0 : slash)});
+    }
+    return std::nullopt;
+}
+
 std::optional<nlohmann::json> App::track_details(std::string_view sid) const {
+    // Known but currently not playable still has details.
     auto t = playable_track(sid);
     if (!t) {
-        // Known but currently not playable still has details.
-        const auto content = proto::hash_from_hex(sid);
-        if (!content) return std::nullopt;
-        t = store_.read([&](const index::ReadTxn& r) -> std::optional<index::Track> {
-            auto ids = r.tracks_with_content(*content);
-            return ids.empty() ? std::nullopt : r.track(ids.front());
-        });
-        if (!t) return std::nullopt;
+        auto all = tracks_for_sid(sid);
+        if (all.empty()) return std::nullopt;
+        t = std::move(all.front());
     }
     const auto& tags = t->tags;
     const auto& mb = tags.musicbrainz;

@@ -47,6 +47,7 @@ public:
     void track_removed(index::TrackId) override;
 
 private:
+    std::vector<index::Track> tracks_for_sid(std::string_view sid) const;
     std::optional<index::Track> playable_track(std::string_view sid) const;
 
     asio::io_context& io_;

@@ -117,35 +117,9 @@ std::optional<proto::ContentTree> hash_file(const std::string& path, std::string
 struct MetadataResult {
     FoundFile file;
     std::optional<Track> track;
-    std::vector<proto::Hash> leaves;
+    std::optional<proto::ContentTree> tree; // only when hashing decided identity
     std::string error;
 };
-
-MetadataResult read_metadata(const FoundFile& f) {
-    MetadataResult r{f, std::nullopt, {}, {}};
-    try {
-        auto info = media::read_media_info(f.path);
-        auto tree = hash_file(f.path, r.error);
-        if (!tree) return r;
-        Track t;
-        t.path = f.path;
-        t.stamp = f.stamp;
-        t.stamp.size = tree->size; // what we hashed is what we serve
-        t.content = tree->root;
-        t.format = std::move(info.format);
-        t.mimetype = std::move(info.mimetype);
-        t.tags = std::move(info.tags);
-        t.audio = info.audio;
-        fill_from_file_name(t);
-        r.leaves = std::move(tree->leaves);
-        r.track = std::move(t);
-    } catch (const media::MediaError& e) {
-        r.error = e.what();
-    } catch (const std::exception& e) {
-        r.error = std::string("unexpected error: ") + e.what();
-    }
-    return r;
-}
 
 struct Indexed {
     TrackId id;
@@ -160,6 +134,48 @@ struct HashKey {
         return v;
     }
 };
+
+struct InodeKey {
+    std::size_t operator()(const std::pair<std::uint64_t, std::uint64_t>& k) const { return k.first * 0x9E3779B97F4A7C15ull ^ k.second; }
+};
+
+// What the metadata pass knows of the tracks that were not found again, so
+// it can tell a moved file from a new one.
+struct Vanished {
+    std::unordered_map<std::pair<std::uint64_t, std::uint64_t>, TrackId, InodeKey> by_inode; // same filesystem: rename
+    std::unordered_multimap<proto::Hash, TrackId, HashKey> by_content;                       // copied, then deleted
+    std::unordered_set<std::uint64_t> sizes;
+    std::unordered_map<TrackId, FileStamp> stamps;
+};
+
+// Reads tags only: the metadata pass must be fast so that a new library is
+// searchable at once. The file is hashed here only when its size matches a
+// vanished track's, because then the content id decides whether it moved.
+MetadataResult read_metadata(const FoundFile& f, const Vanished& vanished, bool is_new_path) {
+    MetadataResult r{f, std::nullopt, std::nullopt, {}};
+    try {
+        auto info = media::read_media_info(f.path);
+        Track t;
+        t.path = f.path;
+        t.stamp = f.stamp;
+        t.format = std::move(info.format);
+        t.mimetype = std::move(info.mimetype);
+        t.tags = std::move(info.tags);
+        t.audio = info.audio;
+        fill_from_file_name(t);
+        const bool renamed = vanished.by_inode.contains({f.stamp.device, f.stamp.inode});
+        if (is_new_path && !renamed && vanished.sizes.contains(f.stamp.size)) {
+            r.tree = hash_file(f.path, r.error);
+            if (!r.tree) return r;
+        }
+        r.track = std::move(t);
+    } catch (const media::MediaError& e) {
+        r.error = e.what();
+    } catch (const std::exception& e) {
+        r.error = std::string("unexpected error: ") + e.what();
+    }
+    return r;
+}
 
 } // namespace
 
@@ -256,7 +272,7 @@ void Scanner::scan(const std::vector<std::string>& scopes) {
     const auto started = Clock::now();
     metadata_pass(scopes);
     if (stop_) return;
-    if (options_.fingerprints) fingerprint_pass();
+    content_pass();
     spdlog::info("scan finished in {:.1f} s", std::chrono::duration<double>(Clock::now() - started).count());
 }
 
@@ -307,6 +323,7 @@ void Scanner::metadata_pass(const std::vector<std::string>& requested) {
     files_total_ = walked.files.size();
 
     std::vector<FoundFile> work;
+    std::vector<bool> new_path;
     for (auto& f : walked.files) {
         if (auto it = indexed.find(f.path); it != indexed.end()) {
             const bool unchanged = it->second.stamp == f.stamp;
@@ -316,7 +333,13 @@ void Scanner::metadata_pass(const std::vector<std::string>& requested) {
             const bool unchanged = ft->second == f.stamp;
             failed.erase(ft);
             if (unchanged) continue;
+        } else {
+            new_path.resize(work.size() + 1);
+            new_path.back() = true;
+            work.push_back(std::move(f));
+            continue;
         }
+        new_path.resize(work.size() + 1);
         work.push_back(std::move(f));
     }
     files_done_ = files_total_ - work.size();
@@ -324,17 +347,22 @@ void Scanner::metadata_pass(const std::vector<std::string>& requested) {
     // Whatever was indexed under an available scope and not found again has
     // moved or gone. Moves are recognised by content id while the new files
     // are read; the rest is removed at the end.
-    std::unordered_multimap<proto::Hash, TrackId, HashKey> vanished;
-    for (const auto& [path, entry] : indexed)
-        if (available(path)) vanished.emplace(entry.content, entry.id);
+    Vanished vanished;
+    for (const auto& [path, entry] : indexed) {
+        if (!available(path)) continue;
+        vanished.by_inode.emplace(std::pair{entry.stamp.device, entry.stamp.inode}, entry.id);
+        if (entry.content != proto::Hash{}) vanished.by_content.emplace(entry.content, entry.id);
+        vanished.sizes.insert(entry.stamp.size);
+        vanished.stamps.emplace(entry.id, entry.stamp);
+    }
     std::unordered_set<TrackId> moved;
 
     set_phase("metadata");
     spdlog::info("scan: {} files found, {} new or changed, {} gone or moved, {} ignored", files_total_.load(),
-                 work.size(), vanished.size(), walked.ignored);
+                 work.size(), vanished.stamps.size(), walked.ignored);
 
     parallel_batches<MetadataResult>(
-        work.size(), options_.threads, stop_, [&](std::size_t i) { return read_metadata(work[i]); },
+        work.size(), options_.threads, stop_, [&](std::size_t i) { return read_metadata(work[i], vanished, new_path[i]); },
         [&](std::vector<MetadataResult>& batch) {
             std::vector<Track> updated;
             std::vector<TrackId> removed, moved_now;
@@ -354,32 +382,48 @@ void Scanner::metadata_pass(const std::vector<std::string>& requested) {
                     }
                     w.erase_failure(r.file.path);
                     Track t = *r.track;
+                    auto unclaimed = [&](TrackId id) {
+                        return !moved.contains(id) && std::find(moved_now.begin(), moved_now.end(), id) == moved_now.end();
+                    };
                     std::optional<Track> previous;
+                    bool same_bytes = false;
                     if (existing) {
                         previous = w.track(*existing);
-                    } else if (auto range = vanished.equal_range(t.content); range.first != range.second) {
-                        for (auto it = range.first; it != range.second; ++it) {
-                            const auto id = it->second;
-                            if (moved.contains(id) || std::find(moved_now.begin(), moved_now.end(), id) != moved_now.end())
-                                continue;
-                            previous = w.track(id);
-                            if (previous) {
-                                moved_now.push_back(id);
-                                break;
-                            }
-                        }
+                    } else if (auto it = vanished.by_inode.find({t.stamp.device, t.stamp.inode});
+                               it != vanished.by_inode.end() && unclaimed(it->second) &&
+                               vanished.stamps.at(it->second).size == t.stamp.size) {
+                        // Renamed within its filesystem: same inode, same size.
+                        previous = w.track(it->second);
+                        same_bytes = previous && previous->stamp.mtime_ns == t.stamp.mtime_ns;
+                    } else if (r.tree) {
+                        // Copied elsewhere and the original deleted: same content id.
+                        auto range = vanished.by_content.equal_range(r.tree->root);
+                        for (auto c = range.first; c != range.second && !previous; ++c)
+                            if (unclaimed(c->second)) previous = w.track(c->second);
+                        same_bytes = previous.has_value();
                     }
+                    if (previous && !existing) moved_now.push_back(previous->id);
                     if (previous) {
                         t.id = previous->id;
-                        if (previous->content == t.content) {
-                            // Same bytes: keep identity, recording and fingerprint.
-                            t.recording = previous->recording;
+                        t.recording = previous->recording;
+                        if (same_bytes) {
+                            // Same bytes: keep the content id and the fingerprint.
+                            t.content = previous->content;
                             t.fingerprint = previous->fingerprint;
                             t.fingerprint_error = previous->fingerprint_error;
+                        } else {
+                            // Changed in place: the content pass re-hashes and re-fingerprints
+                            // it, and its recording is decided again.
+                            t.recording = 0;
                         }
                     }
-                    w.put_track(t);
-                    w.put_leaves(t.content, r.leaves);
+                    if (r.tree && !same_bytes) {
+                        t.content = r.tree->root;
+                        w.put_track(t);
+                        w.put_leaves(t.content, r.tree->leaves);
+                    } else {
+                        w.put_track(t);
+                    }
                     updated.push_back(std::move(t));
                 }
             });
@@ -391,7 +435,7 @@ void Scanner::metadata_pass(const std::vector<std::string>& requested) {
     if (stop_) return;
 
     std::vector<TrackId> gone;
-    for (const auto& [content, id] : vanished)
+    for (const auto& [id, stamp] : vanished.stamps)
         if (!moved.contains(id)) gone.push_back(id);
     std::vector<std::string> stale_failures;
     for (const auto& [path, stamp] : failed)
@@ -408,66 +452,76 @@ void Scanner::metadata_pass(const std::vector<std::string>& requested) {
         spdlog::info("scan: {} tracks removed, {} moved", gone.size(), moved.size());
 }
 
-void Scanner::fingerprint_pass() {
+void Scanner::content_pass() {
     struct Pending {
         TrackId id;
         std::string path;
+        FileStamp stamp;
+        bool hash, fingerprint;
     };
     std::vector<Pending> pending;
     store_.read([&](const ReadTxn& r) {
         r.for_each_track([&](const Track& t) {
-            if (t.fingerprint == FingerprintState::pending) pending.push_back({t.id, t.path});
+            const bool hash = !t.has_content();
+            const bool fingerprint = options_.fingerprints && t.fingerprint == FingerprintState::pending;
+            if (hash || fingerprint) pending.push_back({t.id, t.path, t.stamp, hash, fingerprint});
         });
         return 0;
     });
     fps_total_ = pending.size();
     fps_done_ = 0;
     if (pending.empty()) return;
-    set_phase("fingerprints");
+    set_phase(options_.fingerprints ? "fingerprints" : "hashing");
 
-    struct FingerprintResult {
-        TrackId id;
+    // One read of each file serves both: hashing pulls it into the page
+    // cache, and the decoder then reads its first two minutes from there.
+    struct ContentResult {
+        const Pending* job;
+        std::optional<proto::ContentTree> tree;
         std::optional<media::Fingerprint> fp;
-        std::string error;
+        std::string hash_error, fp_error;
     };
-    parallel_batches<FingerprintResult>(
+    parallel_batches<ContentResult>(
         pending.size(), options_.threads, stop_,
         [&](std::size_t i) {
-            FingerprintResult r{pending[i].id, std::nullopt, {}};
-            try {
-                r.fp = media::compute_fingerprint(pending[i].path, options_.fingerprint_seconds);
-            } catch (const std::exception& e) {
-                r.error = e.what();
+            ContentResult r{&pending[i], std::nullopt, std::nullopt, {}, {}};
+            if (r.job->hash) {
+                r.tree = hash_file(r.job->path, r.hash_error);
+                if (!r.tree) return r;
+            }
+            if (r.job->fingerprint) {
+                try {
+                    r.fp = media::compute_fingerprint(r.job->path, options_.fingerprint_seconds);
+                } catch (const std::exception& e) {
+                    r.fp_error = e.what();
+                }
             }
             return r;
         },
-        [&](std::vector<FingerprintResult>& batch) {
+        [&](std::vector<ContentResult>& batch) {
             std::vector<Track> updated;
             store_.write([&](WriteTxn& w) {
                 updated.clear();
                 for (auto& r : batch) {
-                    auto t = w.track(r.id);
-                    if (!t) continue; // removed while we were decoding
-                    if (!r.fp) {
-                        t->fingerprint = FingerprintState::failed;
-                        t->fingerprint_error = r.error;
-                    } else {
-                        const auto terms = media::fingerprint_terms(r.fp->raw);
-                        std::size_t compared = 0;
-                        for (auto [candidate, shared] : w.fingerprint_candidates(terms, media::kMinSharedTerms)) {
-                            if (candidate == t->id) continue;
-                            if (++compared > max_compared_candidates) break;
-                            auto other = w.track(candidate);
-                            if (!other) continue;
-                            const media::Fingerprint theirs{w.fingerprint(candidate), other->audio.duration_ms / 1000.0};
-                            if (media::same_recording(*r.fp, theirs)) {
-                                t->recording = other->recording;
-                                break;
-                            }
+                    auto t = w.track(r.job->id);
+                    // Removed or changed again meanwhile: the next scan has it.
+                    if (!t || t->path != r.job->path || !(t->stamp == r.job->stamp)) continue;
+                    if (r.job->hash) {
+                        if (!r.tree) continue; // unreadable now; it stays unhashed and is retried
+                        if (r.tree->size != t->stamp.size) continue; // changed while being read
+                        t->content = r.tree->root;
+                        w.put_leaves(t->content, r.tree->leaves);
+                    }
+                    if (r.job->fingerprint) {
+                        if (!r.fp) {
+                            t->fingerprint = FingerprintState::failed;
+                            t->fingerprint_error = r.fp_error;
+                        } else {
+                            if (auto other = same_recording_as(w, *t, *r.fp)) t->recording = *other;
+                            w.put_fingerprint(t->id, r.fp->raw, media::fingerprint_terms(r.fp->raw));
+                            t->fingerprint = FingerprintState::done;
+                            t->fingerprint_error.clear();
                         }
-                        w.put_fingerprint(t->id, r.fp->raw, terms);
-                        t->fingerprint = FingerprintState::done;
-                        t->fingerprint_error.clear();
                     }
                     w.put_track(*t);
                     updated.push_back(std::move(*t));
@@ -476,6 +530,20 @@ void Scanner::fingerprint_pass() {
             for (const auto& t : updated) observer_.track_updated(t);
             fps_done_ += batch.size();
         });
+}
+
+std::optional<RecordingId> Scanner::same_recording_as(const WriteTxn& w, const Track& t, const media::Fingerprint& fp) {
+    const auto terms = media::fingerprint_terms(fp.raw);
+    std::size_t compared = 0;
+    for (auto [candidate, shared] : w.fingerprint_candidates(terms, media::kMinSharedTerms)) {
+        if (candidate == t.id) continue;
+        if (++compared > max_compared_candidates) break;
+        auto other = w.track(candidate);
+        if (!other) continue;
+        const media::Fingerprint theirs{w.fingerprint(candidate), other->audio.duration_ms / 1000.0};
+        if (media::same_recording(fp, theirs)) return other->recording;
+    }
+    return std::nullopt;
 }
 
 } // namespace earshot::index

@@ -1,12 +1,14 @@
 // Keeps the index in step with the library folders. A scan walks the
-// folders, re-reads only files whose (size, mtime, inode) changed, recognises
-// moves by content id, removes what is gone (unless its folder is missing or
-// unmounted), then fingerprints what is new. Workers use every core; one
+// folders, re-reads the tags of only the files whose (size, mtime, inode)
+// changed, recognises moves (by inode, or by content id when a file of the
+// same size vanished), removes what is gone (unless its folder is missing or
+// unmounted); then a content pass hashes and fingerprints what is new. Workers use every core; one
 // thread owns all writes, committing in small batches so a crash loses at
 // most the batch in flight and the next scan picks up from there.
 #pragma once
 
 #include "daemon/index/store.hpp"
+#include "daemon/media/fingerprint.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -36,7 +38,7 @@ struct ScannerOptions {
 
 struct ScanStatus {
     bool running = false;
-    std::string phase = "idle"; // idle | walking | metadata | fingerprints
+    std::string phase = "idle"; // idle | walking | metadata | fingerprints (hashing, with fingerprints off)
     std::uint64_t files_done = 0, files_total = 0;
     std::uint64_t fingerprints_done = 0, fingerprints_total = 0;
     std::uint64_t scans_completed = 0;
@@ -61,7 +63,10 @@ private:
     void run();
     void scan(const std::vector<std::string>& scopes);
     void metadata_pass(const std::vector<std::string>& scopes);
-    void fingerprint_pass();
+    // Hashes what the metadata pass did not (content ids) and fingerprints
+    // what is new, reading each file once for both.
+    void content_pass();
+    static std::optional<RecordingId> same_recording_as(const WriteTxn& w, const Track& t, const media::Fingerprint& fp);
     void set_phase(std::string phase);
 
     Store& store_;

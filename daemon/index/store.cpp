@@ -337,11 +337,7 @@ void WriteTxn::put_track(Track& t) {
             const auto old_key = path_key(old->path);
             del(txn_, store_->paths_, val_of(old_key));
         }
-        if (old->content != t.content) {
-            MDB_val id = val_of(t.id);
-            del(txn_, store_->content_, val_of(old->content), &id);
-            if (tracks_with_content(old->content).empty()) del(txn_, store_->leaves_, val_of(old->content));
-        }
+        if (old->content != t.content) drop_content(old->content, t.id);
     }
     const auto record = encode(t);
     MDB_val key = val_of(t.id), data = val_of(record);
@@ -349,9 +345,17 @@ void WriteTxn::put_track(Track& t) {
     const auto path_hash = path_key(t.path);
     MDB_val pkey = val_of(path_hash), pdata = val_of(t.id);
     check(mdb_put(txn_, store_->paths_, &pkey, &pdata, 0), "write path");
+    if (!t.has_content()) return; // not hashed yet: nothing to find it by
     MDB_val ckey = val_of(t.content), cdata = val_of(t.id);
     const int rc = mdb_put(txn_, store_->content_, &ckey, &cdata, MDB_NODUPDATA);
     if (rc != MDB_KEYEXIST) check(rc, "write content");
+}
+
+void WriteTxn::drop_content(const proto::Hash& content, TrackId id) {
+    if (content == proto::Hash{}) return;
+    MDB_val idv = val_of(id);
+    del(txn_, store_->content_, val_of(content), &idv);
+    if (tracks_with_content(content).empty()) del(txn_, store_->leaves_, val_of(content));
 }
 
 void WriteTxn::erase_track(TrackId id) {
@@ -361,9 +365,7 @@ void WriteTxn::erase_track(TrackId id) {
         const auto key = path_key(t->path);
         del(txn_, store_->paths_, val_of(key));
     }
-    MDB_val idv = val_of(id);
-    del(txn_, store_->content_, val_of(t->content), &idv);
-    if (tracks_with_content(t->content).empty()) del(txn_, store_->leaves_, val_of(t->content));
+    drop_content(t->content, id);
     erase_fingerprint(id);
     del(txn_, store_->tracks_, val_of(id));
 }

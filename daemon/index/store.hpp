@@ -67,6 +67,8 @@ private:
     friend class Store;
     WriteTxn(const Store& store, MDB_txn* txn) : ReadTxn(store, txn) {}
     void erase_fingerprint(TrackId);
+    // Removes id from the content index, and the leaf layer with the last holder.
+    void drop_content(const proto::Hash& content, TrackId id);
     std::uint64_t next_counter(std::string_view name);
 };
 

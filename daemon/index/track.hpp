@@ -49,7 +49,7 @@ struct Track {
     TrackId id = 0;
     std::string path; // absolute, raw bytes as the filesystem gave them (may be non-UTF-8)
     FileStamp stamp;
-    proto::Hash content{};
+    proto::Hash content{}; // all zero until hashed
     std::string format;   // container/codec short name: "flac", "mp3", "opus", ...
     std::string mimetype; // served as Content-Type
     TrackTags tags;
@@ -57,6 +57,10 @@ struct Track {
     FingerprintState fingerprint = FingerprintState::pending;
     std::string fingerprint_error; // why, when fingerprint == failed
     RecordingId recording = 0;     // 0 until assigned
+
+    // False until the content pass has hashed the file (the metadata pass
+    // reads tags only, so that a new library is searchable at once).
+    bool has_content() const { return content != proto::Hash{}; }
 
     // Orders encodings of one recording: lossless first, then higher bitrate.
     std::uint32_t quality() const;

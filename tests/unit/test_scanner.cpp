@@ -133,6 +133,17 @@ BOOST_AUTO_TEST_CASE(rescans_skip_unchanged_and_follow_moves_and_deletions) {
     BOOST_TEST(!after.contains("two.mp3"));
     BOOST_TEST(lib.recorder.removals == 1u);
 
+    // Copied elsewhere (a new inode, as across filesystems) and the original
+    // deleted: recognised by its content id, identity kept.
+    fs::copy_file(lib.music / "b" / "uno.mp3", lib.music / "a" / "eins.mp3");
+    fs::remove(lib.music / "b" / "uno.mp3");
+    lib.scan();
+    after = lib.tracks();
+    BOOST_TEST_REQUIRE(after.contains("eins.mp3"));
+    BOOST_TEST(after["eins.mp3"].id == before["one.mp3"].id);
+    BOOST_TEST(after["eins.mp3"].content == before["one.mp3"].content);
+    BOOST_TEST(after.size() == 2u);
+
     // Rewritten in place with other audio: same track, new content.
     test::make_audio(lib.music / "a" / "three.ogg", {.artist = "A", .title = "Three (new mix)", .seed = 9, .seconds = 6});
     lib.scan();
