@@ -219,7 +219,9 @@ nlohmann::json App::status() const {
           {"fingerprints_done", scan.fingerprints_done},
           {"fingerprints_total", scan.fingerprints_total},
           {"errors", failures},
-          {"scans_completed", scan.scans_completed}}},
+          {"scans_completed", scan.scans_completed},
+          {"last_metadata_ms", scan.last_metadata_ms},
+          {"last_content_ms", scan.last_content_ms}}},
     };
 }
 

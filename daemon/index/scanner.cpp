@@ -217,6 +217,8 @@ ScanStatus Scanner::status() const {
     s.fingerprints_done = fps_done_;
     s.fingerprints_total = fps_total_;
     s.scans_completed = scans_completed_;
+    s.last_metadata_ms = last_metadata_ms_;
+    s.last_content_ms = last_content_ms_;
     return s;
 }
 
@@ -269,11 +271,20 @@ void Scanner::run() {
 }
 
 void Scanner::scan(const std::vector<std::string>& scopes) {
+    using ms = std::chrono::duration<double, std::milli>;
     const auto started = Clock::now();
     metadata_pass(scopes);
     if (stop_) return;
+    const auto metadata_done = Clock::now();
     content_pass();
-    spdlog::info("scan finished in {:.1f} s", std::chrono::duration<double>(Clock::now() - started).count());
+    const auto finished = Clock::now();
+    {
+        std::lock_guard lock(mutex_);
+        last_metadata_ms_ = ms(metadata_done - started).count();
+        last_content_ms_ = ms(finished - metadata_done).count();
+    }
+    spdlog::info("scan finished in {:.1f} s (metadata {:.1f} s, content {:.1f} s)", ms(finished - started).count() / 1000,
+                 ms(metadata_done - started).count() / 1000, ms(finished - metadata_done).count() / 1000);
 }
 
 void Scanner::metadata_pass(const std::vector<std::string>& requested) {

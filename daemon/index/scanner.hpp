@@ -42,6 +42,9 @@ struct ScanStatus {
     std::uint64_t files_done = 0, files_total = 0;
     std::uint64_t fingerprints_done = 0, fingerprints_total = 0;
     std::uint64_t scans_completed = 0;
+    // Durations of the last completed scan: walking plus reading tags, and
+    // hashing plus fingerprinting.
+    double last_metadata_ms = 0, last_content_ms = 0;
 };
 
 class Scanner {
@@ -79,6 +82,7 @@ private:
     bool full_queued_ = false, full_running_ = false, busy_ = false, stopping_ = false;
     std::string phase_ = "idle";
     std::uint64_t scans_completed_ = 0;
+    double last_metadata_ms_ = 0, last_content_ms_ = 0;
     std::atomic<std::uint64_t> files_done_{0}, files_total_{0}, fps_done_{0}, fps_total_{0};
     std::atomic<bool> stop_{false};
     std::jthread thread_;
