@@ -64,6 +64,22 @@ nlohmann::json query_json(const resolver::Query& q, std::string_view qid) {
     return j;
 }
 
+nlohmann::json snapshot_json(const resolver::QuerySnapshot& snap, std::string_view base_url, std::size_t limit) {
+    auto results = nlohmann::json::array();
+    for (const auto& r : snap.results) {
+        if (results.size() >= limit) break;
+        results.push_back(result_json(r, base_url));
+    }
+    return nlohmann::json{
+        {"qid", snap.qid},
+        {"query", query_json(snap.query, snap.qid)},
+        {"solved", snap.solved},
+        {"finished", snap.finished},
+        {"errors", snap.errors},
+        {"results", std::move(results)},
+    };
+}
+
 std::uint64_t parse_unsigned(std::string_view name, std::string_view text) {
     std::uint64_t v = 0;
     const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });

@@ -77,6 +77,9 @@ Reply error_reply(bhttp::status status, std::string_view message);
 // One result as both APIs show it; `url` is base_url + "/sid/" + sid.
 nlohmann::json result_json(const resolver::Result& r, std::string_view base_url);
 nlohmann::json query_json(const resolver::Query& q, std::string_view qid);
+// A query's state as both APIs show it: {qid, query, solved, finished, errors, results (at most limit)}.
+nlohmann::json snapshot_json(const resolver::QuerySnapshot& snap, std::string_view base_url,
+                             std::size_t limit = static_cast<std::size_t>(-1));
 
 // Strict number parameters (400 with the parameter's name on anything else).
 std::uint64_t parse_unsigned(std::string_view name, std::string_view text);

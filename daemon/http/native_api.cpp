@@ -12,21 +12,6 @@ using namespace std::chrono_literals;
 constexpr std::chrono::milliseconds search_default_wait = 2s;
 constexpr std::chrono::milliseconds search_max_wait = 30s;
 
-nlohmann::json snapshot_json(const resolver::QuerySnapshot& snap, std::string_view base_url, std::size_t limit) {
-    auto results = nlohmann::json::array();
-    for (const auto& r : snap.results) {
-        if (results.size() >= limit) break;
-        results.push_back(result_json(r, base_url));
-    }
-    return nlohmann::json{
-        {"qid", snap.qid},
-        {"query", query_json(snap.query, snap.qid)},
-        {"solved", snap.solved},
-        {"finished", snap.finished},
-        {"errors", snap.errors},
-        {"results", std::move(results)},
-    };
-}
 
 std::size_t limit_param(const Request& req) {
     const auto text = req.optional("limit");

@@ -32,19 +32,12 @@ std::string required_qid(const Request& req) {
 }
 
 nlohmann::json results_body(const resolver::QuerySnapshot& snap, std::string_view base_url) {
-    auto results = nlohmann::json::array();
-    for (const auto& r : snap.results) results.push_back(result_json(r, base_url));
-    return nlohmann::json{
-        {"qid", snap.qid},
-        {"query", query_json(snap.query, snap.qid)},
-        {"solved", snap.solved},
-        {"finished", snap.finished},
-        {"errors", snap.errors},
-        {"poll_interval", poll_interval_ms},
-        {"poll_limit", poll_limit},
-        {"refresh_interval", poll_interval_ms},
-        {"results", std::move(results)},
-    };
+    // The native shape plus Playdar's polling hints, which its clients read.
+    auto body = snapshot_json(snap, base_url);
+    body["poll_interval"] = poll_interval_ms;
+    body["poll_limit"] = poll_limit;
+    body["refresh_interval"] = poll_interval_ms;
+    return body;
 }
 
 awaitable<Reply> run_method(Context& ctx, const Request& req) {

@@ -86,6 +86,20 @@ void copy_fields(Response& res, const bhttp::fields& fields) {
     res.set(bhttp::field::server, server_header);
 }
 
+// Writes a whole in-memory reply; false if the connection failed.
+awaitable<bool> write_buffered(Server::State& st, beast::tcp_stream& stream, unsigned version, Reply& reply,
+                               bool keep_alive) {
+    bhttp::response<bhttp::string_body> res{reply.status, version};
+    copy_fields(res, reply.fields);
+    res.body() = std::move(reply.body);
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    error_code ec;
+    stream.expires_after(st.options.write_timeout);
+    co_await bhttp::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+    co_return !ec;
+}
+
 // The base of absolute URLs in replies: what the client called us, if that is a
 // plausible host, else the address the connection arrived on.
 std::string base_url(const Message& msg, const tcp::endpoint& local) {
@@ -151,14 +165,7 @@ awaitable<bool> write_stream(Server::State& st, beast::tcp_stream& stream, const
         if (failure) {
             spdlog::error("http: stream {} failed: {}", redact_target(req.target()), *failure);
             auto err = error_reply(bhttp::status::internal_server_error, "cannot read the stream: " + *failure);
-            bhttp::response<bhttp::string_body> res{err.status, req.version()};
-            copy_fields(res, err.fields);
-            res.body() = std::move(err.body);
-            res.keep_alive(keep_alive);
-            res.prepare_payload();
-            stream.expires_after(st.options.write_timeout);
-            co_await bhttp::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
-            co_return !ec;
+            co_return co_await write_buffered(st, stream, req.version(), err, keep_alive);
         }
     }
 
@@ -224,15 +231,7 @@ awaitable<bool> write_reply(Server::State& st, beast::tcp_stream& stream, const 
         co_return !ec;
     }
     if (reply.stream) co_return co_await write_stream(st, stream, req, reply, keep_alive);
-
-    bhttp::response<bhttp::string_body> res{reply.status, req.version()};
-    copy_fields(res, reply.fields);
-    res.body() = std::move(reply.body);
-    res.keep_alive(keep_alive);
-    res.prepare_payload();
-    stream.expires_after(st.options.write_timeout);
-    co_await bhttp::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
-    co_return !ec;
+    co_return co_await write_buffered(st, stream, req.version(), reply, keep_alive);
 }
 
 // Answers a request that could not even be parsed, then the connection ends
@@ -248,15 +247,8 @@ awaitable<void> refuse_unparsable(Server::State& st, beast::tcp_stream& stream, 
         message = fmt::format("request body is larger than {} bytes", st.options.max_body_bytes);
     }
     auto err = error_reply(status, message);
-    bhttp::response<bhttp::string_body> res{status, 11};
-    copy_fields(res, err.fields);
-    res.body() = std::move(err.body);
-    res.keep_alive(false);
-    res.prepare_payload();
+    if (!co_await write_buffered(st, stream, 11, err, false)) co_return;
     error_code ec;
-    stream.expires_after(st.options.write_timeout);
-    co_await bhttp::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
-    if (ec) co_return;
     // Lingering close: closing with unread request bytes pending makes the
     // kernel send a reset, which can destroy our reply before the client reads
     // it. Stop sending, then discard what the client still sends (bounded).

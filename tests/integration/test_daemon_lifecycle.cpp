@@ -133,3 +133,28 @@ BOOST_AUTO_TEST_CASE(stops_cleanly_on_sigterm_and_keeps_its_index) {
     BOOST_TEST(d.status()["tracks"].get<int>() == 1);
     BOOST_TEST(d.stop() == 0);
 }
+
+BOOST_AUTO_TEST_CASE(config_file_sets_what_flags_do_and_flags_win) {
+    test::TempDir tmp("earshot-config");
+    const auto music = tmp / "music";
+    test::make_audio(music / "a.mp3", {.artist = "Config", .title = "Song", .seed = 1, .seconds = 4});
+    const auto config = tmp / "earshot.toml";
+    std::ofstream(config) << "library = [\"" << music.string() << "\"]\nname = \"from-file\"\nfingerprints = false\n";
+    {
+        test::Daemon d(tmp / "data", {"--config", config.string()});
+        auto s = d.wait_scan_idle();
+        BOOST_TEST(s["name"] == "from-file");
+        BOOST_TEST(s["tracks"].get<int>() == 1);
+        BOOST_TEST(s["scan"]["fingerprints_done"].get<int>() == 1); // hashed, not fingerprinted
+        BOOST_TEST(d.api().get_json("/api/v1/search?q=config%20song")["results"][0]["track"] == "Song");
+    }
+    test::Daemon d(tmp / "data", {"--config", config.string(), "--name", "from-flag"});
+    BOOST_TEST(d.status()["name"] == "from-flag");
+    // A broken file is a clear start-up error, not a crash.
+    std::ofstream(config) << "library = [\n";
+    const auto log = tmp / "bad-config.log";
+    BOOST_TEST(test::run(test::earshotd_path(), {"--config", config.string(), "--data", (tmp / "d2").string()}, log) != 0);
+    std::ifstream in(log);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    BOOST_TEST(text.find("earshot.toml") != std::string::npos);
+}
