@@ -65,9 +65,10 @@ ScanView scan_view(const json& status) {
     if (phase == "metadata") {
         if (files_total > 0) v.fraction = static_cast<double>(files_done) / static_cast<double>(files_total);
         v.detail = fmt::format("{}/{} files", files_done, files_total);
-    } else if (phase == "fingerprints") {
+    } else if (phase == "fingerprints" || phase == "hashing") {
+        // The second pass: content ids, and fingerprints unless they are off.
         if (fp_total > 0) v.fraction = static_cast<double>(fp_done) / static_cast<double>(fp_total);
-        v.detail = fmt::format("{}/{} fingerprints", fp_done, fp_total);
+        v.detail = fmt::format("{}/{} files {}", fp_done, fp_total, phase == "hashing" ? "hashed" : "fingerprinted");
     } else if (phase == "walking") {
         v.detail = fmt::format("{} files found", files_total);
     }
