@@ -25,6 +25,8 @@
 #include <taglib/asffile.h>
 #include <taglib/asftag.h>
 #include <taglib/fileref.h>
+#include <taglib/tfilestream.h>
+#include <taglib/id3v2framefactory.h>
 #include <taglib/flacfile.h>
 #include <taglib/id3v2tag.h>
 #include <taglib/mp4file.h>
@@ -178,22 +180,26 @@ const char* kind_name(Kind k) {
 constexpr auto kReadStyle = TagLib::AudioProperties::Accurate;
 
 // TagLib's own extension-based choice is used only when the content wasn't recognised.
-std::unique_ptr<TagLib::File> open_by_kind(const char* name, Kind kind) {
+// Every reader gets a read-only stream: TagLib otherwise opens files for
+// writing, which a read-only library refuses and which wakes our own
+// inotify watch (IN_CLOSE_WRITE) after every scan.
+std::unique_ptr<TagLib::File> open_by_kind(TagLib::IOStream* stream, Kind kind) {
+    auto* id3 = TagLib::ID3v2::FrameFactory::instance();
     switch (kind) {
-    case Kind::mpeg: return std::make_unique<TagLib::MPEG::File>(name, true, kReadStyle);
-    case Kind::flac: return std::make_unique<TagLib::FLAC::File>(name, true, kReadStyle);
-    case Kind::ogg_vorbis: return std::make_unique<TagLib::Ogg::Vorbis::File>(name, true, kReadStyle);
-    case Kind::ogg_opus: return std::make_unique<TagLib::Ogg::Opus::File>(name, true, kReadStyle);
-    case Kind::ogg_flac: return std::make_unique<TagLib::Ogg::FLAC::File>(name, true, kReadStyle);
-    case Kind::ogg_speex: return std::make_unique<TagLib::Ogg::Speex::File>(name, true, kReadStyle);
-    case Kind::wav: return std::make_unique<TagLib::RIFF::WAV::File>(name, true, kReadStyle);
-    case Kind::aiff: return std::make_unique<TagLib::RIFF::AIFF::File>(name, true, kReadStyle);
-    case Kind::mp4: return std::make_unique<TagLib::MP4::File>(name, true, kReadStyle);
-    case Kind::asf: return std::make_unique<TagLib::ASF::File>(name, true, kReadStyle);
-    case Kind::ape: return std::make_unique<TagLib::APE::File>(name, true, kReadStyle);
-    case Kind::wavpack: return std::make_unique<TagLib::WavPack::File>(name, true, kReadStyle);
-    case Kind::musepack: return std::make_unique<TagLib::MPC::File>(name, true, kReadStyle);
-    case Kind::tta: return std::make_unique<TagLib::TrueAudio::File>(name, true, kReadStyle);
+    case Kind::mpeg: return std::make_unique<TagLib::MPEG::File>(stream, id3, true, kReadStyle);
+    case Kind::flac: return std::make_unique<TagLib::FLAC::File>(stream, id3, true, kReadStyle);
+    case Kind::ogg_vorbis: return std::make_unique<TagLib::Ogg::Vorbis::File>(stream, true, kReadStyle);
+    case Kind::ogg_opus: return std::make_unique<TagLib::Ogg::Opus::File>(stream, true, kReadStyle);
+    case Kind::ogg_flac: return std::make_unique<TagLib::Ogg::FLAC::File>(stream, true, kReadStyle);
+    case Kind::ogg_speex: return std::make_unique<TagLib::Ogg::Speex::File>(stream, true, kReadStyle);
+    case Kind::wav: return std::make_unique<TagLib::RIFF::WAV::File>(stream, true, kReadStyle);
+    case Kind::aiff: return std::make_unique<TagLib::RIFF::AIFF::File>(stream, true, kReadStyle);
+    case Kind::mp4: return std::make_unique<TagLib::MP4::File>(stream, true, kReadStyle);
+    case Kind::asf: return std::make_unique<TagLib::ASF::File>(stream, true, kReadStyle);
+    case Kind::ape: return std::make_unique<TagLib::APE::File>(stream, true, kReadStyle);
+    case Kind::wavpack: return std::make_unique<TagLib::WavPack::File>(stream, true, kReadStyle);
+    case Kind::musepack: return std::make_unique<TagLib::MPC::File>(stream, true, kReadStyle);
+    case Kind::tta: return std::make_unique<TagLib::TrueAudio::File>(stream, true, kReadStyle);
     case Kind::adts: case Kind::dsf: case Kind::ogg_other: case Kind::unknown: break;
     }
     return nullptr;
@@ -552,18 +558,20 @@ MediaInfo read_media_info(const fs::path& file) {
     // TagLib 1.13 has no reader for raw ADTS AAC or DSF.
     if (s.kind == Kind::dsf || s.kind == Kind::adts) return read_with_ffmpeg(file, s.kind);
 
+    TagLib::FileStream stream(file.c_str(), /*openReadOnly=*/true);
+    if (!stream.isOpen()) throw MediaError(std::string("cannot read: ") + std::strerror(errno));
     std::unique_ptr<TagLib::File> owned;
     TagLib::FileRef ref;
     TagLib::File* f = nullptr;
     if (s.kind != Kind::unknown && s.kind != Kind::ogg_other) {
-        owned = open_by_kind(file.c_str(), s.kind);
+        owned = open_by_kind(&stream, s.kind);
         f = owned.get();
     } else {
         // Unrecognised content, or an Ogg stream that doesn't start with a known codec (a
         // Skeleton stream first, say): let TagLib try by extension.
         const char* unsupported = "unsupported format: Ogg stream with an unknown codec";
         if (!looks_like_audio(file)) throw MediaError(s.kind == Kind::ogg_other ? unsupported : "not an audio file");
-        ref = TagLib::FileRef(file.c_str(), true, kReadStyle);
+        ref = TagLib::FileRef(&stream, true, kReadStyle);
         f = ref.file();
         if ((!f || !f->isValid()) && s.kind == Kind::ogg_other) throw MediaError(unsupported);
     }

@@ -44,6 +44,9 @@ BOOST_AUTO_TEST_CASE(inotify_picks_up_new_changed_and_removed_files) {
     test::Daemon d(tmp / "data", {"--library", music.string()});
     d.wait_scan_idle();
     BOOST_TEST(hits(d, "Watcher", "First") == 1u);
+    // Scanning only reads the library: it must not wake its own watch.
+    std::this_thread::sleep_for(2500ms);
+    BOOST_TEST(d.status()["scan"]["scans_completed"].get<int>() == 1);
 
     // A new album folder appears (created elsewhere, moved in, as a copy tool does).
     test::make_audio(tmp / "staging" / "b.ogg", {.artist = "Watcher", .title = "Second", .seed = 2, .seconds = 4});
