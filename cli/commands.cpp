@@ -134,6 +134,7 @@ int run_status(client::Client& api, bool as_json) {
     }
     fmt::print("earshotd \"{}\" {} at {}\n", field<std::string>(status, "name", "?"),
                field<std::string>(status, "version", "?"), api.base().text);
+    fmt::print("peer id: {}\n", field<std::string>(status, "peer_id", "?"));
     fmt::print("tracks:  {}\n", field<std::uint64_t>(status, "tracks", 0));
     const auto view = scan_view(status);
     if (scan_running(status)) {
@@ -148,6 +149,14 @@ int run_status(client::Client& api, bool as_json) {
     const auto errors = field<std::uint64_t>(scan, "errors", 0);
     if (errors > 0) fmt::print("errors:  {} file(s) could not be indexed (see: earshot errors)\n", errors);
     else fmt::print("errors:  none\n");
+    return exit_code::ok;
+}
+
+int run_id(client::Client& api) {
+    const auto status = api.get_json("/api/v1/status");
+    const auto id = field<std::string>(status, "peer_id", "");
+    if (id.empty()) throw client::ProtocolError("the daemon did not say its peer id");
+    fmt::print("{}\n", id);
     return exit_code::ok;
 }
 

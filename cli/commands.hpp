@@ -43,6 +43,7 @@ struct PlayOptions {
 };
 
 int run_status(client::Client& api, bool json);
+int run_id(client::Client& api);
 int run_scan(client::Client& api, bool wait);
 int run_search(client::Client& api, const SearchOptions& options);
 int run_play(client::Client& api, const PlayOptions& options);

@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
     play->add_option("--sid", play_options.sid, "play this stream id instead of searching");
     play->add_flag("--print", play_options.print_only, "only print the stream URL");
 
+    auto* id = app.add_subcommand("id", "this daemon's peer id, to give to your other devices and friends");
+
     bool errors_json = false;
     auto* errors = app.add_subcommand("errors", "files that could not be indexed, and why");
     errors->add_flag("--json", errors_json, "print the raw JSON");
@@ -80,6 +82,7 @@ int main(int argc, char** argv) {
         if (search->parsed()) return cli::run_search(api, search_options);
         if (play->parsed()) return cli::run_play(api, play_options);
         if (errors->parsed()) return cli::run_errors(api, errors_json);
+        if (id->parsed()) return cli::run_id(api);
         return usage;
     } catch (const cli::UsageError& e) {
         fmt::print(stderr, "earshot: {}\n", e.what());

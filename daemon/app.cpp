@@ -138,7 +138,9 @@ awaitable<void> LocalSource::resolve(resolver::Query q, resolver::Emit emit, std
 App::App(asio::io_context& io, Config config)
     : io_(io),
       config_(std::move(config)),
-      store_((std::filesystem::create_directories(config_.data_dir), config_.data_dir / "index")),
+      identity_((std::filesystem::create_directories(config_.data_dir),
+                 peers::Identity::load_or_create(config_.data_dir))),
+      store_(config_.data_dir / "index"),
       resolver_(io.get_executor(),
                 {resolver::SourceSpec{std::make_shared<LocalSource>(catalogue_, store_, config_.name), 1.0,
                                       std::chrono::milliseconds(1000)}}) {
@@ -209,6 +211,7 @@ nlohmann::json App::status() const {
     return {
         {"name", config_.name},
         {"version", version},
+        {"peer_id", identity_.peer_id()},
         {"tracks", tracks},
         {"libraries", config_.libraries.size()},
         {"scan",

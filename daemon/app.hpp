@@ -12,6 +12,7 @@
 #include "daemon/index/scanner.hpp"
 #include "daemon/index/store.hpp"
 #include "daemon/index/watcher.hpp"
+#include "daemon/peers/identity.hpp"
 #include "resolver/catalogue.hpp"
 #include "resolver/pipeline.hpp"
 
@@ -31,6 +32,7 @@ public:
     void stop();
     index::Scanner& scanner() { return *scanner_; }
     index::Store& store() { return store_; }
+    const peers::Identity& identity() const { return identity_; }
     asio::ip::tcp::endpoint http_endpoint() const { return server_->local_endpoint(); }
 
     // http::Backend
@@ -52,6 +54,7 @@ private:
 
     asio::io_context& io_;
     Config config_;
+    peers::Identity identity_;
     index::Store store_;
     resolver::Catalogue catalogue_;
     resolver::Resolver resolver_;

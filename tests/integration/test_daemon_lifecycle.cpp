@@ -129,11 +129,22 @@ BOOST_AUTO_TEST_CASE(stops_cleanly_on_sigterm_and_keeps_its_index) {
         d.wait_scan_idle();
         BOOST_TEST(d.stop() == 0);
     }
-    // The music is unmounted; the restarted daemon still knows the track.
+    std::string peer_id;
+    {
+        test::Daemon d(tmp / "data", {"--library", music.string()});
+        peer_id = d.status()["peer_id"];
+        BOOST_TEST(peer_id.size() == 63u);
+        // `earshot id` prints the same id.
+        const auto out = test::run_program({test::earshot_cli_path(), "--api", d.url(), "id"});
+        BOOST_TEST(out.exit_code == 0);
+        BOOST_TEST(out.out == peer_id + "\n");
+    }
+    // The music is unmounted; the restarted daemon still knows the track, and is still itself.
     fs::rename(music, tmp / "away");
     test::Daemon d(tmp / "data", {"--library", music.string()});
     d.wait_scan_idle();
     BOOST_TEST(d.status()["tracks"].get<int>() == 1);
+    BOOST_TEST(d.status()["peer_id"] == peer_id);
     BOOST_TEST(d.stop() == 0);
 }
 
