@@ -1,6 +1,6 @@
 # Project-wide compile flags, applied to our own targets via earshot_flags.
 add_library(earshot_flags INTERFACE)
-target_compile_options(earshot_flags INTERFACE -Wall -Wextra -Wpedantic -Wshadow=local)
+target_compile_options(earshot_flags INTERFACE -Wall -Wextra -Wpedantic $<$<CXX_COMPILER_ID:GNU>:-Wshadow=local>)
 if(EARSHOT_WERROR)
   target_compile_options(earshot_flags INTERFACE -Werror)
 endif()

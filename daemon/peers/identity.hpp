@@ -3,6 +3,7 @@
 // key pair from it.
 #pragma once
 
+#include "proto/noise.hpp"
 #include "proto/peer_id.hpp"
 
 #include <filesystem>
@@ -19,6 +20,8 @@ public:
 
     const proto::PublicKey& public_key() const { return public_key_; }
     std::string peer_id() const { return proto::format_peer_id(public_key_); }
+    // The same key pair as the Noise static identity of peer handshakes.
+    proto::noise::StaticIdentity noise_identity() const { return proto::noise::StaticIdentity::from_seed(seed_); }
     // Detached Ed25519 signature over `message`.
     std::array<std::uint8_t, 64> sign(proto::ByteView message) const;
     static bool verify(const proto::PublicKey& key, proto::ByteView message, std::span<const std::uint8_t, 64> signature);

@@ -68,6 +68,8 @@ BOOST_AUTO_TEST_CASE(identity_is_created_private_and_kept) {
     const auto sig = first.sign(proto::as_bytes(msg));
     BOOST_TEST(peers::Identity::verify(first.public_key(), proto::as_bytes(msg), sig));
     BOOST_TEST(!peers::Identity::verify(first.public_key(), proto::as_bytes("where can I reach them"), sig));
+    // The Noise static identity is this key pair.
+    BOOST_TEST(first.noise_identity().ed25519_public == first.public_key());
     // A damaged key file is an error, not a silent new identity.
     std::ofstream(file, std::ios::trunc) << "garbage\n";
     BOOST_CHECK_THROW(peers::Identity::load_or_create(dir.path()), std::runtime_error);
