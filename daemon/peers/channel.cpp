@@ -1,0 +1,288 @@
+#include "daemon/peers/channel.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace earshot::peers {
+
+namespace {
+
+namespace noise = proto::noise;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+// Record kinds: the first plaintext byte of every transport message.
+constexpr std::uint8_t record_data = 0;
+constexpr std::uint8_t record_close = 1;
+constexpr std::size_t max_record_data = noise::max_transport_plaintext - 1;
+
+bool is_cut(const error_code& ec) {
+    return ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+}
+
+void append_message(proto::Bytes& wire, proto::ByteView message) {
+    // Noise's usual TCP framing: u16 big-endian length, then the message.
+    wire.push_back(static_cast<std::uint8_t>(message.size() >> 8));
+    wire.push_back(static_cast<std::uint8_t>(message.size() & 0xff));
+    wire.insert(wire.end(), message.begin(), message.end());
+}
+
+// One length-prefixed Noise message, or std::nullopt on a clean EOF at a
+// message boundary. `what` names the stage for error messages.
+awaitable<std::optional<proto::Bytes>> read_message(tcp::socket& socket, const char* what) {
+    std::array<std::uint8_t, 2> header{};
+    error_code ec;
+    const std::size_t got = co_await asio::async_read(socket, asio::buffer(header), asio::redirect_error(use_awaitable, ec));
+    if (ec == asio::error::eof && got == 0) co_return std::nullopt;
+    if (ec) {
+        if (is_cut(ec)) throw ChannelError(std::string("connection truncated in the middle of ") + what);
+        throw ChannelError(std::string("reading ") + what + " failed: " + ec.message());
+    }
+    proto::Bytes body((std::size_t{header[0]} << 8) | header[1]);
+    co_await asio::async_read(socket, asio::buffer(body), asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+        if (is_cut(ec)) throw ChannelError(std::string("connection truncated in the middle of ") + what);
+        throw ChannelError(std::string("reading ") + what + " failed: " + ec.message());
+    }
+    co_return body;
+}
+
+awaitable<void> write_all(tcp::socket& socket, const proto::Bytes& wire, const char* what) {
+    error_code ec;
+    co_await asio::async_write(socket, asio::buffer(wire), asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+        if (is_cut(ec)) throw ChannelError(std::string("connection lost while sending ") + what);
+        throw ChannelError(std::string("sending ") + what + " failed: " + ec.message());
+    }
+}
+
+// What the handshake's timeout timer and the handshake coroutine share. The
+// timer's handler may run after the handshake returned (it was already queued
+// when we cancelled), so it owns this state rather than pointing into the
+// coroutine frame.
+struct HandshakeIo {
+    explicit HandshakeIo(tcp::socket s) : socket(std::move(s)) {}
+    tcp::socket socket;
+    bool done = false;
+    bool expired = false;
+};
+
+struct HandshakeResult {
+    noise::CipherState send;
+    noise::CipherState receive;
+    proto::PublicKey remote{};
+    noise::HandshakeHash hash{};
+};
+
+awaitable<proto::Bytes> read_handshake_message(tcp::socket& socket, const char* what) {
+    auto m = co_await read_message(socket, what);
+    if (!m) throw ChannelError(std::string("connection closed by the peer before ") + what);
+    co_return std::move(*m);
+}
+
+void check_peer(const AcceptPeer& accept_peer, const proto::PublicKey& remote) {
+    if (!accept_peer(remote)) throw ChannelError("peer " + proto::format_peer_id(remote) + " is not paired");
+}
+
+// The three XX messages. Application payloads are empty: nothing but the
+// identities (which noise::Handshake adds itself) travels in the handshake.
+awaitable<HandshakeResult> run_steps(tcp::socket& socket, const noise::StaticIdentity& me,
+                                     const AcceptPeer& accept_peer, noise::Role role) {
+    const auto prologue = proto::as_bytes(noise::earshot_prologue);
+    HandshakeResult r;
+    if (role == noise::Role::initiator) {
+        auto hs = noise::Handshake::initiator(me, prologue);
+        proto::Bytes wire;
+        append_message(wire, hs.write_message({}));
+        co_await write_all(socket, wire, "handshake message 1");
+        hs.read_message(co_await read_handshake_message(socket, "handshake message 2"));
+        r.remote = hs.remote_identity();
+        // Before message 3: a responder we do not want never learns who we are.
+        check_peer(accept_peer, r.remote);
+        wire.clear();
+        append_message(wire, hs.write_message({}));
+        co_await write_all(socket, wire, "handshake message 3");
+        r.hash = hs.handshake_hash();
+        std::tie(r.send, r.receive) = hs.split();
+    } else {
+        auto hs = noise::Handshake::responder(me, prologue);
+        hs.read_message(co_await read_handshake_message(socket, "handshake message 1"));
+        proto::Bytes wire;
+        append_message(wire, hs.write_message({}));
+        co_await write_all(socket, wire, "handshake message 2");
+        hs.read_message(co_await read_handshake_message(socket, "handshake message 3"));
+        r.remote = hs.remote_identity();
+        check_peer(accept_peer, r.remote);
+        r.hash = hs.handshake_hash();
+        std::tie(r.send, r.receive) = hs.split();
+    }
+    co_return r;
+}
+
+} // namespace
+
+Channel::Channel(Token, tcp::socket socket, noise::CipherState send, noise::CipherState receive,
+                 const proto::PublicKey& remote, const noise::HandshakeHash& hash)
+    : socket_(std::move(socket)), send_(std::move(send)), receive_(std::move(receive)), remote_(remote),
+      handshake_hash_(hash) {}
+
+Channel::~Channel() = default;
+
+awaitable<std::unique_ptr<Channel>> Channel::connect(tcp::socket socket, const Identity& me, AcceptPeer accept_peer,
+                                                     std::chrono::milliseconds timeout) {
+    co_return co_await handshake(std::move(socket), me, std::move(accept_peer), timeout, noise::Role::initiator);
+}
+
+awaitable<std::unique_ptr<Channel>> Channel::accept(tcp::socket socket, const Identity& me, AcceptPeer accept_peer,
+                                                    std::chrono::milliseconds timeout) {
+    co_return co_await handshake(std::move(socket), me, std::move(accept_peer), timeout, noise::Role::responder);
+}
+
+awaitable<std::unique_ptr<Channel>> Channel::handshake(tcp::socket socket, const Identity& me, AcceptPeer accept_peer,
+                                                       std::chrono::milliseconds timeout, noise::Role role) {
+    const auto identity = me.noise_identity();
+    auto io = std::make_shared<HandshakeIo>(std::move(socket));
+    // Boost 1.74 has no cancellation slots: the timer closes the socket, which
+    // makes the pending read or write fail.
+    asio::steady_timer timer(io->socket.get_executor(), timeout);
+    timer.async_wait([io](const error_code& ec) {
+        if (ec || io->done) return;
+        io->expired = true;
+        error_code ignored;
+        io->socket.close(ignored);
+    });
+
+    std::optional<HandshakeResult> result;
+    std::string failure;
+    try {
+        result.emplace(co_await run_steps(io->socket, identity, accept_peer, role));
+    } catch (const ChannelError& e) {
+        failure = e.what();
+    } catch (const noise::Error& e) {
+        failure = std::string("handshake failed: ") + e.what();
+    }
+    io->done = true;
+    timer.cancel();
+    if (io->expired) failure = "handshake timed out after " + std::to_string(timeout.count()) + " ms";
+    if (!result || io->expired) {
+        error_code ignored;
+        io->socket.close(ignored);
+        throw ChannelError(failure);
+    }
+    co_return std::make_unique<Channel>(Token{}, std::move(io->socket), std::move(result->send),
+                                        std::move(result->receive), result->remote, result->hash);
+}
+
+void Channel::fail(const std::string& why) {
+    if (!failure_) failure_ = why;
+    error_code ignored;
+    socket_.close(ignored);
+    throw ChannelError(*failure_);
+}
+
+void Channel::check_usable() const {
+    if (failure_) throw ChannelError(*failure_);
+}
+
+awaitable<void> Channel::write_records(proto::Bytes wire) {
+    try {
+        co_await write_all(socket_, wire, "a transport message");
+    } catch (const ChannelError& e) {
+        fail(e.what());
+    }
+}
+
+awaitable<void> Channel::send(const proto::Message& m) {
+    check_usable();
+    if (we_closed_) throw ChannelError("send after close()");
+    const proto::Bytes frame = proto::encode_frame(m); // may throw for a bad message: nothing sent yet
+    proto::Bytes wire;
+    wire.reserve(frame.size() + (frame.size() / max_record_data + 1) * (2 + 1 + noise::tag_len));
+    proto::Bytes plain;
+    plain.reserve(noise::max_transport_plaintext);
+    try {
+        for (std::size_t at = 0; at < frame.size(); at += max_record_data) {
+            const std::size_t n = std::min(max_record_data, frame.size() - at);
+            plain.assign(1, record_data);
+            plain.insert(plain.end(), frame.begin() + static_cast<std::ptrdiff_t>(at),
+                         frame.begin() + static_cast<std::ptrdiff_t>(at + n));
+            append_message(wire, send_.encrypt({}, plain));
+        }
+    } catch (const noise::Error& e) {
+        fail(std::string("encrypting failed: ") + e.what()); // nonces used up
+    }
+    co_await write_records(std::move(wire));
+}
+
+awaitable<void> Channel::close() {
+    check_usable();
+    if (we_closed_) co_return;
+    we_closed_ = true;
+    proto::Bytes wire;
+    const std::uint8_t marker[] = {record_close};
+    try {
+        append_message(wire, send_.encrypt({}, marker));
+    } catch (const noise::Error& e) {
+        fail(std::string("encrypting failed: ") + e.what());
+    }
+    co_await write_records(std::move(wire));
+    error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+awaitable<void> Channel::read_record() {
+    std::optional<proto::Bytes> message;
+    try {
+        message = co_await read_message(socket_, "a transport message");
+    } catch (const ChannelError& e) {
+        fail(e.what());
+    }
+    if (!message) fail("connection truncated: the peer closed it without a close record");
+    if (message->size() < 1 + noise::tag_len) fail("transport message too short");
+    proto::Bytes plain;
+    try {
+        plain = receive_.decrypt({}, *message);
+    } catch (const noise::Error& e) {
+        fail(std::string("transport message failed authentication: ") + e.what());
+    }
+    switch (plain[0]) {
+    case record_data:
+        pending_ = std::move(plain);
+        pending_offset_ = 1;
+        break;
+    case record_close:
+        if (plain.size() != 1) fail("close record carries data");
+        if (reader_.buffered() != 0) fail("connection closed in the middle of a frame");
+        peer_closed_ = true;
+        break;
+    default:
+        fail("unknown record kind " + std::to_string(plain[0]));
+    }
+}
+
+awaitable<std::optional<proto::Message>> Channel::receive() {
+    check_usable();
+    for (;;) {
+        try {
+            while (pending_offset_ < pending_.size()) {
+                pending_offset_ += reader_.feed(proto::ByteView(pending_).subspan(pending_offset_));
+                while (auto frame = reader_.next()) {
+                    if (auto m = proto::decode_message(frame->type, frame->payload)) co_return std::move(m);
+                    spdlog::debug("peer {}: skipping a message of unknown type {}", proto::format_peer_id(remote_),
+                                  static_cast<int>(frame->type));
+                }
+            }
+        } catch (const proto::DecodeError& e) { // ProtocolError is one too
+            fail(std::string("protocol error: ") + e.what());
+        }
+        if (peer_closed_) co_return std::nullopt;
+        co_await read_record();
+    }
+}
+
+} // namespace earshot::peers
