@@ -438,31 +438,28 @@ HaveMap decode_have_map(ByteView payload) {
 
 // --- Ping / Pong -----------------------------------------------------------
 
-Bytes encode(const Ping& m) {
+namespace {
+// Ping and Pong share one layout: a u64 nonce.
+template <class T>
+Bytes encode_nonce(const T& m) {
     ByteWriter w;
     w.u64le(m.nonce);
     return std::move(w).take();
 }
 
-Ping decode_ping(ByteView payload) {
+template <class T>
+T decode_nonce(ByteView payload, const char* name) {
     ByteReader r(payload);
-    Ping m{r.u64le()};
-    finish(r, "Ping");
+    T m{r.u64le()};
+    finish(r, name);
     return m;
 }
+} // namespace
 
-Bytes encode(const Pong& m) {
-    ByteWriter w;
-    w.u64le(m.nonce);
-    return std::move(w).take();
-}
-
-Pong decode_pong(ByteView payload) {
-    ByteReader r(payload);
-    Pong m{r.u64le()};
-    finish(r, "Pong");
-    return m;
-}
+Bytes encode(const Ping& m) { return encode_nonce(m); }
+Bytes encode(const Pong& m) { return encode_nonce(m); }
+Ping decode_ping(ByteView payload) { return decode_nonce<Ping>(payload, "Ping"); }
+Pong decode_pong(ByteView payload) { return decode_nonce<Pong>(payload, "Pong"); }
 
 // --- Error -----------------------------------------------------------------
 

@@ -94,33 +94,31 @@ void check_peer(const AcceptPeer& accept_peer, const proto::PublicKey& remote) {
 awaitable<HandshakeResult> run_steps(tcp::socket& socket, const noise::StaticIdentity& me,
                                      const AcceptPeer& accept_peer, noise::Role role) {
     const auto prologue = proto::as_bytes(noise::earshot_prologue);
+    auto hs = role == noise::Role::initiator ? noise::Handshake::initiator(me, prologue)
+                                             : noise::Handshake::responder(me, prologue);
     HandshakeResult r;
-    if (role == noise::Role::initiator) {
-        auto hs = noise::Handshake::initiator(me, prologue);
-        proto::Bytes wire;
-        append_message(wire, hs.write_message({}));
-        co_await write_all(socket, wire, "handshake message 1");
-        hs.read_message(co_await read_handshake_message(socket, "handshake message 2"));
-        r.remote = hs.remote_identity();
-        // Before message 3: a responder we do not want never learns who we are.
-        check_peer(accept_peer, r.remote);
-        wire.clear();
-        append_message(wire, hs.write_message({}));
-        co_await write_all(socket, wire, "handshake message 3");
-        r.hash = hs.handshake_hash();
-        std::tie(r.send, r.receive) = hs.split();
-    } else {
-        auto hs = noise::Handshake::responder(me, prologue);
-        hs.read_message(co_await read_handshake_message(socket, "handshake message 1"));
-        proto::Bytes wire;
-        append_message(wire, hs.write_message({}));
-        co_await write_all(socket, wire, "handshake message 2");
-        hs.read_message(co_await read_handshake_message(socket, "handshake message 3"));
-        r.remote = hs.remote_identity();
-        check_peer(accept_peer, r.remote);
-        r.hash = hs.handshake_hash();
-        std::tie(r.send, r.receive) = hs.split();
+    bool checked = false;
+    for (int n = 1; n <= 3; ++n) {
+        const auto what = "handshake message " + std::to_string(n);
+        // The initiator writes messages 1 and 3, the responder message 2.
+        if ((n % 2 == 1) == (role == noise::Role::initiator)) {
+            proto::Bytes wire;
+            append_message(wire, hs.write_message({}));
+            co_await write_all(socket, wire, what.c_str());
+            continue;
+        }
+        hs.read_message(co_await read_handshake_message(socket, what.c_str()));
+        // The peer's identity is proven by message 2 (for the initiator) or 3
+        // (for the responder). The initiator checks before writing message 3,
+        // so a responder we do not want never learns who we are.
+        if (n >= 2 && !checked) {
+            r.remote = hs.remote_identity();
+            check_peer(accept_peer, r.remote);
+            checked = true;
+        }
     }
+    r.hash = hs.handshake_hash();
+    std::tie(r.send, r.receive) = hs.split();
     co_return r;
 }
 
