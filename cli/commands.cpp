@@ -126,6 +126,149 @@ std::string search_target(const QueryOptions& q, std::size_t limit) {
     return "/api/v1/search?" + client::query_string(params);
 }
 
+// ---- pairing ----
+
+namespace {
+
+json post_form_json(client::Client& api, std::string_view target,
+                    const std::vector<std::pair<std::string, std::string>>& params) {
+    const auto res = api.post_form(target, client::query_string(params));
+    if (!res.ok()) throw client::ApiError(res.status, res.error_message());
+    return res.json();
+}
+
+std::string ago(std::int64_t unix_ms) {
+    if (unix_ms <= 0) return "never";
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto s = std::max<std::int64_t>(0, (now - unix_ms) / 1000);
+    if (s < 60) return "just now";
+    if (s < 3600) return fmt::format("{} min ago", s / 60);
+    if (s < 86400) return fmt::format("{} h ago", s / 3600);
+    return fmt::format("{} days ago", s / 86400);
+}
+
+} // namespace
+
+int run_peer_add(client::Client& api, const PeerOptions& o) {
+    std::vector<std::pair<std::string, std::string>> params{
+        {"peer_id", o.peer_id}, {"role", o.role}, {"name", o.name}, {"address", o.address}};
+    for (const auto& folder : o.shared) params.emplace_back("shared", folder);
+    const auto p = post_form_json(api, "/api/v1/peers", params);
+    fmt::print("added {} {} ({})\n", o.role, field<std::string>(p, "name", ""), field<std::string>(p, "peer_id", ""));
+    fmt::print("The link comes up once {} has added this daemon too: earshot {} add {}\n",
+               field<std::string>(p, "name", "it"), o.role == "device" ? "device" : "friend",
+               field<std::string>(api.get_json("/api/v1/status"), "peer_id", "<this peer id>"));
+    return exit_code::ok;
+}
+
+int run_peer_remove(client::Client& api, const PeerOptions& o) {
+    const auto res = api.post_form("/api/v1/peers/remove", client::query_string({{"peer_id", o.peer_id}}));
+    if (res.status == 404) {
+        fmt::print(stderr, "earshot: {} is not paired\n", o.peer_id);
+        return exit_code::not_found;
+    }
+    if (!res.ok()) throw client::ApiError(res.status, res.error_message());
+    fmt::print("removed {}\n", o.peer_id);
+    return exit_code::ok;
+}
+
+int run_peer_list(client::Client& api, const PeerOptions& o) {
+    const auto body = api.get_json("/api/v1/peers");
+    auto mine = json::array();
+    for (const auto& p : field<json>(body, "peers", json::array()))
+        if (field<std::string>(p, "role", "") == o.role) mine.push_back(p);
+    if (o.json) {
+        fmt::print("{}\n", mine.dump(2, ' ', false, json::error_handler_t::replace));
+        return exit_code::ok;
+    }
+    if (mine.empty()) {
+        fmt::print(stderr, "no {}s paired yet (earshot {} add PEER_ID)\n", o.role, o.role);
+        return exit_code::ok;
+    }
+    Table table({{"NAME", 20}, {"STATE", 8}, {"ADDRESS", 24}, {"LAST SEEN", 12}, {"LATENCY", 0, true},
+                 {"SHARED", 24}, {"PEER ID", 0}});
+    for (const auto& p : mine) {
+        const bool online = field<bool>(p, "online", false);
+        std::string address = field<std::string>(p, "connected_address", "");
+        if (address.empty()) address = field<std::string>(p, "address", "");
+        if (address.empty()) address = field<std::string>(p, "last_address", "");
+        const auto latency = p.contains("latency_ms") && p["latency_ms"].is_number()
+                                 ? fmt::format("{:.1f} ms", p["latency_ms"].get<double>())
+                                 : std::string("-");
+        std::string shared = "everything";
+        if (p.contains("shared") && p["shared"].is_array()) {
+            shared.clear();
+            for (const auto& f : p["shared"]) shared += (shared.empty() ? "" : ", ") + f.get<std::string>();
+        }
+        table.add({field<std::string>(p, "name", ""), online ? "online" : "offline", address.empty() ? "-" : address,
+                   online ? "now" : ago(field<std::int64_t>(p, "last_seen_ms", 0)), latency,
+                   o.role == "device" ? "everything" : shared, field<std::string>(p, "peer_id", "")});
+    }
+    fmt::print("{}", table.render());
+    return exit_code::ok;
+}
+
+// ---- pins ----
+
+int run_pin(client::Client& api, const PinOptions& o) {
+    std::vector<std::pair<std::string, std::string>> params;
+    if (!o.sid.empty()) {
+        params.emplace_back("sid", o.sid);
+    } else {
+        const auto text = join(o.query.words);
+        if (text.empty() && o.query.artist.empty() && o.query.track.empty() && o.query.album.empty())
+            throw UsageError("what should be pinned? give a query, --artist/--album/--track, or --sid");
+        params = {{"q", text}, {"artist", o.query.artist}, {"track", o.query.track}, {"album", o.query.album}};
+    }
+    api.set_timeout(std::chrono::seconds(60));
+    const auto body = post_form_json(api, "/api/v1/pins", params);
+    const auto pinned = field<json>(body, "pinned", json::array());
+    for (const auto& s : field<json>(body, "skipped", json::array()))
+        fmt::print(stderr, "skipped {}: {}\n", field<std::string>(s, "sid", ""), field<std::string>(s, "reason", ""));
+    if (pinned.empty()) {
+        fmt::print(stderr, "earshot: nothing to pin\n");
+        return exit_code::not_found;
+    }
+    fmt::print("pinned {} track(s); downloading (see: earshot pins)\n", pinned.size());
+    return exit_code::ok;
+}
+
+int run_unpin(client::Client& api, const std::string& sid) {
+    const auto res = api.post_form("/api/v1/pins/remove", client::query_string({{"sid", sid}}));
+    if (res.status == 404) {
+        fmt::print(stderr, "earshot: {} is not pinned\n", sid);
+        return exit_code::not_found;
+    }
+    if (!res.ok()) throw client::ApiError(res.status, res.error_message());
+    fmt::print("unpinned {}\n", sid);
+    return exit_code::ok;
+}
+
+int run_pins(client::Client& api, bool as_json) {
+    const auto pins = field<json>(api.get_json("/api/v1/pins"), "pins", json::array());
+    if (as_json) {
+        fmt::print("{}\n", pins.dump(2, ' ', false, json::error_handler_t::replace));
+        return exit_code::ok;
+    }
+    if (pins.empty()) {
+        fmt::print(stderr, "nothing pinned (earshot pin \"Artist - Title\")\n");
+        return exit_code::ok;
+    }
+    Table table({{"ARTIST", 24}, {"TITLE", 32}, {"ALBUM", 24}, {"PROGRESS", 0, true}, {"SID", 0}});
+    for (const auto& p : pins) {
+        const auto held = field<std::uint64_t>(p, "chunks_held", 0), total = field<std::uint64_t>(p, "chunks_total", 1);
+        table.add({field<std::string>(p, "artist", ""), field<std::string>(p, "track", ""),
+                   field<std::string>(p, "album", ""),
+                   field<bool>(p, "complete", false) ? std::string("complete")
+                                                     : fmt::format("{:.0f}%", 100.0 * static_cast<double>(held) /
+                                                                                  static_cast<double>(std::max<std::uint64_t>(total, 1))),
+                   field<std::string>(p, "sid", "")});
+    }
+    fmt::print("{}", table.render());
+    return exit_code::ok;
+}
+
 int run_status(client::Client& api, bool as_json) {
     const auto status = api.get_json("/api/v1/status");
     if (as_json) {
@@ -136,6 +279,8 @@ int run_status(client::Client& api, bool as_json) {
                field<std::string>(status, "version", "?"), api.base().text);
     fmt::print("peer id: {}\n", field<std::string>(status, "peer_id", "?"));
     fmt::print("tracks:  {}\n", field<std::uint64_t>(status, "tracks", 0));
+    fmt::print("peers:   {} of {} paired online (peer port {})\n", field<std::uint64_t>(status, "peers_online", 0),
+               field<std::uint64_t>(status, "peers_paired", 0), field<std::uint64_t>(status, "peer_port", 0));
     const auto view = scan_view(status);
     if (scan_running(status)) {
         std::string line = "scanning, " + view.label;
@@ -214,7 +359,13 @@ int run_search(client::Client& api, const SearchOptions& options) {
                    field<std::string>(r, "track", ""), field<std::string>(r, "album", ""),
                    format_duration(field<double>(r, "duration", 0)),
                    format_kind(field<std::string>(r, "mimetype", ""), field<unsigned>(r, "bitrate", 0)),
-                   field<std::string>(r, "source", ""), field<std::string>(r, "sid", "")});
+                   [&] {
+                       std::string sources;
+                       for (const auto& s : field<json>(r, "sources", json::array()))
+                           if (s.is_string()) sources += (sources.empty() ? "" : ", ") + s.get<std::string>();
+                       return sources.empty() ? field<std::string>(r, "source", "") : sources;
+                   }(),
+                   field<std::string>(r, "sid", "")});
     }
     fmt::print("{}", table.render());
     return exit_code::ok;

@@ -42,6 +42,25 @@ struct PlayOptions {
     bool print_only = false;
 };
 
+struct PeerOptions {
+    std::string role; // "device" or "friend"
+    std::string peer_id, name, address;
+    std::vector<std::string> shared; // friends: folders they may see; empty = all
+    bool json = false;
+};
+
+struct PinOptions {
+    QueryOptions query;
+    std::string sid;
+};
+
+int run_peer_add(client::Client& api, const PeerOptions& options);
+int run_peer_remove(client::Client& api, const PeerOptions& options);
+int run_peer_list(client::Client& api, const PeerOptions& options);
+int run_pin(client::Client& api, const PinOptions& options);
+int run_unpin(client::Client& api, const std::string& sid);
+int run_pins(client::Client& api, bool json);
+
 int run_status(client::Client& api, bool json);
 int run_id(client::Client& api);
 int run_scan(client::Client& api, bool wait);

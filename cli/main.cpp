@@ -3,6 +3,8 @@
 #include "cli/commands.hpp"
 
 #include <CLI/CLI.hpp>
+
+#include <array>
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -67,6 +69,42 @@ int main(int argc, char** argv) {
     auto* errors = app.add_subcommand("errors", "files that could not be indexed, and why");
     errors->add_flag("--json", errors_json, "print the raw JSON");
 
+    // device|friend add|remove|list share one shape; only friends get --share.
+    struct PeerCommand {
+        CLI::App* group;
+        CLI::App *add, *remove, *list;
+        cli::PeerOptions options;
+    };
+    std::array<PeerCommand, 2> peer_commands{};
+    for (std::size_t i = 0; i < 2; ++i) {
+        auto& pc = peer_commands[i];
+        const std::string role = i == 0 ? "device" : "friend";
+        pc.options.role = role;
+        pc.group = app.add_subcommand(role, i == 0 ? "your own devices: they see your whole library"
+                                                   : "friends: they see the folders you share with them");
+        pc.group->require_subcommand(1);
+        pc.add = pc.group->add_subcommand("add", "pair with a " + role + " (it must add this daemon too)");
+        pc.add->add_option("peer_id", pc.options.peer_id, "its peer id (earshot id on that machine)")->required();
+        pc.add->add_option("--address", pc.options.address, "HOST:PORT of its peer port, if LAN discovery cannot find it");
+        pc.add->add_option("--name", pc.options.name, "what to call it in results");
+        if (i == 1) pc.add->add_option("--share", pc.options.shared, "a library folder it may see (repeatable; default: all)");
+        pc.remove = pc.group->add_subcommand("remove", "unpair a " + role);
+        pc.remove->add_option("peer_id", pc.options.peer_id, "its peer id")->required();
+        pc.list = pc.group->add_subcommand("list", "paired " + role + "s: online state, address, last seen, latency");
+        pc.list->add_flag("--json", pc.options.json, "print the raw JSON");
+    }
+
+    cli::PinOptions pin_options;
+    auto* pin = app.add_subcommand("pin", "keep complete copies of remote tracks (a track, album, artist or query)");
+    add_query_options(*pin, pin_options.query);
+    pin->add_option("--sid", pin_options.sid, "pin this stream id");
+    std::string unpin_sid;
+    auto* unpin = app.add_subcommand("unpin", "let a pinned track be evicted again");
+    unpin->add_option("sid", unpin_sid, "its stream id (see: earshot pins)")->required();
+    bool pins_json = false;
+    auto* pins = app.add_subcommand("pins", "pinned tracks and their download progress");
+    pins->add_flag("--json", pins_json, "print the raw JSON");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -83,6 +121,14 @@ int main(int argc, char** argv) {
         if (play->parsed()) return cli::run_play(api, play_options);
         if (errors->parsed()) return cli::run_errors(api, errors_json);
         if (id->parsed()) return cli::run_id(api);
+        for (const auto& pc : peer_commands) {
+            if (pc.add->parsed()) return cli::run_peer_add(api, pc.options);
+            if (pc.remove->parsed()) return cli::run_peer_remove(api, pc.options);
+            if (pc.list->parsed()) return cli::run_peer_list(api, pc.options);
+        }
+        if (pin->parsed()) return cli::run_pin(api, pin_options);
+        if (unpin->parsed()) return cli::run_unpin(api, unpin_sid);
+        if (pins->parsed()) return cli::run_pins(api, pins_json);
         return usage;
     } catch (const cli::UsageError& e) {
         fmt::print(stderr, "earshot: {}\n", e.what());

@@ -1,7 +1,10 @@
 #include "daemon/app.hpp"
 
+#include "daemon/core/private_file.hpp"
 #include "daemon/index/walk.hpp"
+#include "daemon/peers/peer_source.hpp"
 #include "daemon/stream/local_file.hpp"
+#include "resolver/normalise.hpp"
 
 #include <sodium.h>
 #include <sys/stat.h>
@@ -14,25 +17,20 @@
 namespace earshot::daemon {
 namespace {
 
-asio::ip::tcp::endpoint parse_endpoint(const std::string& text) {
+asio::ip::tcp::endpoint parse_endpoint(std::string_view flag, const std::string& text) {
     // "ADDR:PORT", "[v6]:PORT", or ":PORT" for loopback.
-    const auto colon = text.rfind(':');
-    if (colon == std::string::npos) throw std::invalid_argument("--http expects ADDR:PORT, got '" + text + "'");
-    std::string host = text.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    if (host.empty() || host == "localhost") host = "127.0.0.1";
-    unsigned long port = 0;
+    std::string host;
+    std::uint16_t port = 0;
     try {
-        std::size_t used = 0;
-        port = std::stoul(text.substr(colon + 1), &used);
-        if (used != text.size() - colon - 1 || port > 65535) throw std::out_of_range("port");
-    } catch (const std::exception&) {
-        throw std::invalid_argument("--http: bad port in '" + text + "'");
+        std::tie(host, port) = peers::split_host_port(text);
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string(flag) + ": " + e.what());
     }
+    if (host.empty() || host == "localhost") host = "127.0.0.1";
     boost::system::error_code ec;
     const auto addr = asio::ip::make_address(host, ec);
-    if (ec) throw std::invalid_argument("--http: '" + host + "' is not an IP address");
-    return {addr, static_cast<unsigned short>(port)};
+    if (ec) throw std::invalid_argument(std::string(flag) + ": '" + host + "' is not an IP address");
+    return {addr, port};
 }
 
 // Off loopback the API needs a token. If none is configured, one is made
@@ -47,13 +45,7 @@ std::string ensure_token(const std::filesystem::path& data_dir) {
     std::array<unsigned char, 24> raw;
     randombytes_buf(raw.data(), raw.size());
     const auto token = proto::to_hex(raw);
-    const auto old = ::umask(077);
-    {
-        std::ofstream out(file, std::ios::trunc);
-        out << token << '\n';
-    }
-    ::umask(old);
-    std::filesystem::permissions(file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    core::write_private_file(file, token + "\n");
     spdlog::info("HTTP API token written to {}", file.string());
     return token;
 }
@@ -143,7 +135,8 @@ App::App(asio::io_context& io, Config config)
       store_(config_.data_dir / "index"),
       resolver_(io.get_executor(),
                 {resolver::SourceSpec{std::make_shared<LocalSource>(catalogue_, store_, config_.name), 1.0,
-                                      std::chrono::milliseconds(1000)}}) {
+                                      std::chrono::milliseconds(1000)}}),
+      roster_(config_.data_dir / "peers.json") {
     std::filesystem::permissions(config_.data_dir, std::filesystem::perms::owner_all);
     index::ScannerOptions options;
     options.roots = config_.libraries;
@@ -152,10 +145,22 @@ App::App(asio::io_context& io, Config config)
     scanner_ = std::make_unique<index::Scanner>(store_, options, *this);
 
     http::ServerOptions http_options;
-    http_options.listen = parse_endpoint(config_.http);
+    http_options.listen = parse_endpoint("--http", config_.http);
     if (!http_options.listen.address().is_loopback())
         http_options.token = config_.token.empty() ? ensure_token(config_.data_dir) : config_.token;
     if (!config_.oneshot) server_ = std::make_unique<http::Server>(io_, *this, http_options);
+
+    stream::CacheOptions cache_options;
+    cache_options.max_bytes = config_.cache_mb << 20;
+    cache_ = std::make_unique<stream::ChunkCache>(config_.data_dir / "cache", cache_options);
+    if (!config_.oneshot) {
+        peers::ManagerOptions peer_options;
+        peer_options.listen = parse_endpoint("--listen", config_.listen);
+        peer_options.name = config_.name;
+        peers_ = std::make_unique<peers::PeerManager>(io_, identity_, roster_, *this, peer_options);
+        peers_->on_link_up = [this](const std::shared_ptr<peers::Link>& l) { link_up(l); };
+        peers_->on_link_down = [this](const std::shared_ptr<peers::Link>& l) { link_down(l); };
+    }
 }
 
 App::~App() { stop(); }
@@ -185,6 +190,22 @@ void App::start() {
                                                    : server_->local_endpoint().address().to_string() + ":" +
                                                          std::to_string(server_->local_endpoint().port()));
     }
+    if (peers_) {
+        peers_->start();
+        if (config_.discovery) {
+            peers::DiscoveryOptions d;
+            d.port = config_.discovery_port;
+            // A peer port on loopback can only be reached from this host, so
+            // announce it there (several daemons on one machine, tests).
+            if (peers_->local_endpoint().address().is_loopback()) d.interface = asio::ip::address_v4::loopback();
+            discovery_ = std::make_unique<peers::LanDiscovery>(
+                io_, identity_, peers_->local_endpoint().port(), config_.name, d,
+                [this](const peers::Sighting& s) { peers_->sighted(s.key, s.endpoint); });
+            discovery_->start();
+        }
+        for (const auto& p : cache_->pins())
+            if (!p.complete()) start_pin_job(p.content);
+    }
     if (config_.watch && !config_.oneshot) {
         watcher_ = std::make_unique<index::Watcher>(io_, *scanner_, config_.libraries);
         watcher_->start();
@@ -193,6 +214,8 @@ void App::start() {
 }
 
 void App::stop() {
+    if (discovery_) discovery_->stop();
+    if (peers_) peers_->stop();
     if (watcher_) watcher_->stop();
     if (server_) server_->stop();
 }
@@ -212,6 +235,9 @@ nlohmann::json App::status() const {
         {"name", config_.name},
         {"version", version},
         {"peer_id", identity_.peer_id()},
+        {"peer_port", peers_ ? peers_->local_endpoint().port() : 0},
+        {"peers_online", peers_ ? peers_->links().size() : 0},
+        {"peers_paired", roster_.list().size()},
         {"tracks", tracks},
         {"libraries", config_.libraries.size()},
         {"scan",
@@ -320,15 +346,279 @@ std::optional<nlohmann::json> App::track_details(std::string_view sid) const {
     };
 }
 
-std::unique_ptr<http::ByteSource> App::open_stream(std::string_view sid) {
-    auto t = playable_track(sid);
-    if (!t) return nullptr;
-    try {
-        return std::make_unique<stream::LocalFile>(t->path, t->mimetype);
-    } catch (const std::system_error& e) {
-        spdlog::warn("cannot open indexed file {}: {}", t->path, e.what());
-        return nullptr;
+awaitable<std::unique_ptr<http::ByteSource>> App::open_stream(std::string sid) {
+    if (auto t = playable_track(sid)) {
+        try {
+            co_return std::make_unique<stream::LocalFile>(t->path, t->mimetype);
+        } catch (const std::system_error& e) {
+            spdlog::warn("cannot open indexed file {}: {}", t->path, e.what());
+        }
     }
+    // Not here (or not any more): a remote copy, verified chunk by chunk.
+    const auto id = proto::hash_from_hex(sid);
+    if (!id || !peers_) co_return nullptr;
+    auto swarm = swarm_for(*id);
+    const auto meta = remote_.find(*id);
+    std::string mimetype = meta != remote_.end() ? meta->second.mimetype : std::string();
+    if (mimetype.empty())
+        for (const auto& p : cache_->pins())
+            if (p.content == *id) mimetype = p.meta.value("mimetype", "");
+    if (!swarm->size()) {
+        // Never heard of it and nobody to ask: a 404, not a 20 s wait.
+        if (meta == remote_.end() && peers_->links().empty()) co_return nullptr;
+        try {
+            co_await swarm->open();
+        } catch (const std::exception& e) {
+            spdlog::info("cannot stream {}: {}", sid, e.what());
+            co_return nullptr;
+        }
+    }
+    co_return std::make_unique<stream::RemoteStream>(swarm, *swarm->size(), mimetype);
+}
+
+std::shared_ptr<stream::Swarm> App::swarm_for(const proto::Hash& id) {
+    if (auto it = swarms_.find(id); it != swarms_.end())
+        if (auto live = it->second.lock()) return live;
+    std::erase_if(swarms_, [](const auto& kv) { return kv.second.expired(); });
+    auto swarm = std::make_shared<stream::Swarm>(io_.get_executor(), *peers_, *cache_, id);
+    swarms_[id] = swarm;
+    return swarm;
+}
+
+// ---- peers ----
+
+std::string App::source_name(const peers::PeerRecord& rec) const {
+    return rec.name.empty() ? proto::format_peer_id(rec.key).substr(0, 7) : rec.name;
+}
+
+void App::remember_remote(const proto::ResultEntry& e) {
+    constexpr std::size_t max_remembered = 50'000;
+    auto [it, fresh] = remote_.try_emplace(e.content_id);
+    it->second = RemoteMeta{e.size, e.mimetype,
+                            {{"artist", e.artist}, {"track", e.track}, {"album", e.album}, {"mimetype", e.mimetype},
+                             {"size", e.size}, {"duration", e.duration_ms / 1000.0}}};
+    if (!fresh) return;
+    remote_order_.push_back(e.content_id);
+    if (remote_order_.size() > max_remembered) {
+        remote_.erase(remote_order_.front());
+        remote_order_.pop_front();
+    }
+}
+
+void App::link_up(const std::shared_ptr<peers::Link>& link) {
+    const auto name = source_name(link->record());
+    const auto key = link->key();
+    auto adopt = [this, key](const proto::ResultEntry& e, resolver::Result& r) {
+        remember_remote(e);
+        // Same bytes as a file of ours: our recording id. Otherwise the
+        // peer's id, kept apart from ours and from other peers'.
+        const auto local = store_.read([&](const index::ReadTxn& txn) -> std::string {
+            for (auto id : txn.tracks_with_content(e.content_id))
+                if (auto t = txn.track(id)) return recording_of(*t);
+            return {};
+        });
+        r.recording = !local.empty() ? local : proto::format_peer_id(key).substr(0, 7) + ":" + e.recording;
+    };
+    resolver_.remove_source(name);
+    resolver_.add_source({std::make_shared<peers::PeerSource>(link, name, std::move(adopt)), 1.0,
+                          std::chrono::milliseconds(3000)});
+    // Pins waiting for a source get one.
+    for (const auto& p : cache_->pins())
+        if (!p.complete()) start_pin_job(p.content);
+}
+
+void App::link_down(const std::shared_ptr<peers::Link>& link) {
+    // A link replaced by a newer one (both sides dialled at once) must not
+    // take the newer one's source with it.
+    if (auto current = peers_->link(link->key()); current && current != link) return;
+    resolver_.remove_source(source_name(link->record()));
+}
+
+std::vector<proto::ResultEntry> App::search(const peers::PeerRecord& who, const resolver::Query& q) {
+    constexpr std::size_t max_answers = 50;
+    // Look deeper than we answer: a friend's scope may hide the best matches.
+    const auto matches = catalogue_.search(q, who.role == peers::Role::device ? max_answers : 4 * max_answers);
+    std::vector<proto::ResultEntry> out;
+    store_.read([&](const index::ReadTxn& r) {
+        for (const auto& m : matches) {
+            if (out.size() >= max_answers) break;
+            auto t = r.track(m.key);
+            if (!t || !t->has_content() || !who.may_see(t->path)) continue;
+            proto::ResultEntry e;
+            e.content_id = t->content;
+            e.size = t->stamp.size;
+            e.artist = join(t->tags.artists, ", ");
+            e.track = t->tags.title;
+            e.album = t->tags.album;
+            e.mimetype = t->mimetype;
+            e.bitrate_kbps = t->audio.bitrate_kbps;
+            e.duration_ms = t->audio.duration_ms;
+            e.score = std::clamp(m.score, 0.0, 1.0);
+            e.recording = recording_of(*t);
+            e.quality = t->quality();
+            out.push_back(std::move(e));
+        }
+        return 0;
+    });
+    return out;
+}
+
+std::optional<peers::ServedContent> App::content(const peers::PeerRecord& who, const proto::Hash& id) {
+    return store_.read([&](const index::ReadTxn& r) -> std::optional<peers::ServedContent> {
+        for (auto tid : r.tracks_with_content(id)) {
+            auto t = r.track(tid);
+            if (!t || !who.may_see(t->path) || index::stat_file(t->path) != t->stamp) continue;
+            auto leaves = r.leaves(id);
+            if (!leaves) continue;
+            return peers::ServedContent{t->path, t->stamp.size,
+                                        std::make_shared<const std::vector<proto::Hash>>(std::move(*leaves))};
+        }
+        return std::nullopt;
+    });
+}
+
+void App::content_changed(const std::string& path) { scanner_->recheck(path); }
+
+nlohmann::json App::peers() const {
+    auto list = nlohmann::json::array();
+    for (const auto& rec : roster_.list()) list.push_back(peers_ ? peers_->describe(rec) : peers::to_json(rec));
+    return {{"peer_id", identity_.peer_id()}, {"peers", std::move(list)}};
+}
+
+nlohmann::json App::add_peer(const http::PeerSpec& spec) {
+    auto parsed = proto::parse_peer_id(spec.peer_id);
+    if (auto* err = std::get_if<std::string>(&parsed)) throw std::invalid_argument("peer id: " + *err);
+    peers::PeerRecord rec;
+    rec.key = std::get<proto::PublicKey>(parsed);
+    if (rec.key == identity_.public_key()) throw std::invalid_argument("that is this daemon's own peer id");
+    const auto role = peers::role_from_string(spec.role);
+    if (!role) throw std::invalid_argument("role must be 'device' or 'friend'");
+    rec.role = *role;
+    rec.name = spec.name.empty() ? proto::format_peer_id(rec.key).substr(0, 7) : spec.name;
+    if (rec.name == config_.name) throw std::invalid_argument("'" + rec.name + "' is this daemon's own name");
+    for (const auto& other : roster_.list())
+        if (other.key != rec.key && other.name == rec.name)
+            throw std::invalid_argument("the name '" + rec.name + "' is already used by another peer");
+    if (!spec.address.empty()) {
+        peers::split_host_port(spec.address); // throws std::invalid_argument
+        rec.address = spec.address;
+    }
+    if (spec.shared) {
+        if (rec.role == peers::Role::device)
+            throw std::invalid_argument("own devices see the whole library; --share is for friends");
+        std::vector<std::string> folders;
+        for (auto folder : *spec.shared) {
+            folder = std::filesystem::path(folder).lexically_normal().string();
+            while (folder.size() > 1 && folder.back() == '/') folder.pop_back();
+            const bool in_library = std::any_of(config_.libraries.begin(), config_.libraries.end(), [&](const auto& lib) {
+                return folder == lib || (folder.starts_with(lib) && folder[lib.size()] == '/');
+            });
+            if (!in_library) throw std::invalid_argument("'" + folder + "' is not a library folder or inside one");
+            folders.push_back(folder);
+        }
+        rec.shared = std::move(folders);
+    }
+    if (auto old = roster_.find(rec.key); old && old->name != rec.name) resolver_.remove_source(source_name(*old));
+    roster_.upsert(rec);
+    if (peers_) peers_->paired(rec);
+    spdlog::info("paired with {} {} ({})", peers::to_string(rec.role), rec.name, proto::format_peer_id(rec.key));
+    return peers_ ? peers_->describe(*roster_.find(rec.key)) : peers::to_json(rec);
+}
+
+bool App::remove_peer(std::string_view peer_id) {
+    auto parsed = proto::parse_peer_id(peer_id);
+    if (std::holds_alternative<std::string>(parsed)) return false;
+    const auto key = std::get<proto::PublicKey>(parsed);
+    const auto rec = roster_.find(key);
+    if (!rec || !roster_.remove(key)) return false;
+    resolver_.remove_source(source_name(*rec));
+    if (peers_) peers_->unpaired(key);
+    spdlog::info("unpaired {} ({})", rec->name, proto::format_peer_id(key));
+    return true;
+}
+
+// ---- pins ----
+
+nlohmann::json App::pins() const {
+    auto list = nlohmann::json::array();
+    for (const auto& p : cache_->pins()) {
+        auto j = p.meta;
+        j["sid"] = proto::to_hex(p.content);
+        j["size"] = p.size;
+        j["chunks_held"] = p.chunks_held;
+        j["chunks_total"] = p.chunks_total;
+        j["complete"] = p.complete();
+        j["downloading"] = pin_jobs_.contains(p.content);
+        list.push_back(std::move(j));
+    }
+    return {{"pins", std::move(list)}};
+}
+
+awaitable<nlohmann::json> App::pin(resolver::Query q, std::string sid) {
+    std::vector<std::string> sids;
+    if (!sid.empty()) {
+        sids.push_back(sid);
+    } else {
+        // The tracks the query finds that are not here already: a track (or
+        // free text) by score, or every track of an album or artist.
+        const bool collection = q.track.empty() && q.text.empty();
+        const auto album = resolver::normalise(q.album), artist = resolver::normalise_artist(q.artist);
+        if (collection) q.text = q.artist + " " + q.album;
+        const auto qid = resolver_.start(std::move(q));
+        const auto snap = co_await resolver_.wait(qid, std::chrono::milliseconds(4000));
+        if (snap)
+            for (const auto& r : snap->results) {
+                if (std::find(r.sources.begin(), r.sources.end(), config_.name) != r.sources.end()) continue;
+                const bool wanted = collection ? (album.empty() || resolver::normalise(r.album) == album) &&
+                                                     (artist.empty() || resolver::normalise_artist(r.artist).find(artist) !=
+                                                                            std::string::npos)
+                                               : r.score >= 0.8;
+                if (wanted) sids.push_back(r.sid);
+            }
+    }
+    auto pinned = nlohmann::json::array();
+    auto skipped = nlohmann::json::array();
+    for (const auto& s : sids) {
+        const auto id = proto::hash_from_hex(s);
+        if (!id || !tracks_for_sid(s).empty()) {
+            skipped.push_back({{"sid", s}, {"reason", id ? "held locally" : "not a content id"}});
+            continue;
+        }
+        auto meta = remote_.find(*id);
+        auto swarm = swarm_for(*id);
+        std::uint64_t size = meta != remote_.end() ? meta->second.size : swarm->size().value_or(0);
+        if (meta == remote_.end() && !swarm->size()) {
+            try {
+                size = co_await swarm->open();
+            } catch (const std::exception& e) {
+                skipped.push_back({{"sid", s}, {"reason", e.what()}});
+                continue;
+            }
+        }
+        cache_->pin(*id, size, meta != remote_.end() ? meta->second.tags : nlohmann::json::object());
+        start_pin_job(*id);
+        pinned.push_back(s);
+    }
+    co_return nlohmann::json{{"pinned", pinned}, {"skipped", skipped}};
+}
+
+bool App::unpin(std::string_view sid) {
+    const auto id = proto::hash_from_hex(sid);
+    return id && cache_->unpin(*id);
+}
+
+void App::start_pin_job(const proto::Hash& id) {
+    if (!peers_ || !pin_jobs_.insert(id).second) return;
+    auto swarm = swarm_for(id);
+    asio::co_spawn(io_, [this, swarm, id]() -> awaitable<void> {
+        try {
+            co_await swarm->fetch_all({});
+            spdlog::info("pinned copy of {} complete", proto::to_hex(id));
+        } catch (const std::exception& e) {
+            spdlog::info("pin {} incomplete for now: {}", proto::to_hex(id), e.what());
+        }
+        pin_jobs_.erase(id);
+    }, asio::detached);
 }
 
 } // namespace earshot::daemon

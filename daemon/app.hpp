@@ -7,22 +7,31 @@
 #pragma once
 
 #include "daemon/config.hpp"
+#include "daemon/core/version.hpp"
 #include "daemon/http/backend.hpp"
 #include "daemon/http/server.hpp"
 #include "daemon/index/scanner.hpp"
 #include "daemon/index/store.hpp"
 #include "daemon/index/watcher.hpp"
+#include "daemon/peers/discovery.hpp"
 #include "daemon/peers/identity.hpp"
+#include "daemon/peers/manager.hpp"
+#include "daemon/peers/roster.hpp"
+#include "daemon/stream/chunk_cache.hpp"
+#include "daemon/stream/swarm.hpp"
 #include "resolver/catalogue.hpp"
 #include "resolver/pipeline.hpp"
 
+#include <deque>
+#include <map>
 #include <memory>
+#include <set>
 
 namespace earshot::daemon {
 
-inline constexpr std::string_view version = "0.1.0";
+using core::version;
 
-class App final : public http::Backend, public index::IndexObserver {
+class App final : public http::Backend, public index::IndexObserver, public peers::Library {
 public:
     App(asio::io_context& io, Config config);
     ~App() override;
@@ -34,6 +43,7 @@ public:
     index::Store& store() { return store_; }
     const peers::Identity& identity() const { return identity_; }
     asio::ip::tcp::endpoint http_endpoint() const { return server_->local_endpoint(); }
+    peers::PeerManager* peer_manager() { return peers_.get(); }
 
     // http::Backend
     std::string name() const override { return config_.name; }
@@ -41,14 +51,38 @@ public:
     bool request_scan() override { return scanner_->request(); }
     nlohmann::json failures() const override;
     std::optional<nlohmann::json> track_details(std::string_view sid) const override;
-    std::unique_ptr<http::ByteSource> open_stream(std::string_view sid) override;
+    awaitable<std::unique_ptr<http::ByteSource>> open_stream(std::string sid) override;
     resolver::Resolver& resolver() override { return resolver_; }
+    nlohmann::json peers() const override;
+    nlohmann::json add_peer(const http::PeerSpec&) override;
+    bool remove_peer(std::string_view peer_id) override;
+    nlohmann::json pins() const override;
+    awaitable<nlohmann::json> pin(resolver::Query q, std::string sid) override;
+    bool unpin(std::string_view sid) override;
+
+    // peers::Library: what linked peers may see of the index.
+    std::vector<proto::ResultEntry> search(const peers::PeerRecord& who, const resolver::Query& q) override;
+    std::optional<peers::ServedContent> content(const peers::PeerRecord& who, const proto::Hash& id) override;
+    void content_changed(const std::string& path) override;
 
     // index::IndexObserver: keeps the catalogue in step with the index.
     void track_updated(const index::Track&) override;
     void track_removed(index::TrackId) override;
 
 private:
+    // What remote results told us about content we do not hold, so a sid
+    // can be streamed (size, type) and pinned (tags) later.
+    struct RemoteMeta {
+        std::uint64_t size = 0;
+        std::string mimetype;
+        nlohmann::json tags;
+    };
+    void remember_remote(const proto::ResultEntry& e);
+    void link_up(const std::shared_ptr<peers::Link>&);
+    void link_down(const std::shared_ptr<peers::Link>&);
+    std::shared_ptr<stream::Swarm> swarm_for(const proto::Hash& id);
+    void start_pin_job(const proto::Hash& id);
+    std::string source_name(const peers::PeerRecord&) const;
     std::vector<index::Track> tracks_for_sid(std::string_view sid) const;
     std::optional<index::Track> playable_track(std::string_view sid) const;
 
@@ -61,6 +95,14 @@ private:
     std::unique_ptr<index::Scanner> scanner_;
     std::unique_ptr<index::Watcher> watcher_;
     std::unique_ptr<http::Server> server_;
+    peers::Roster roster_;
+    std::unique_ptr<stream::ChunkCache> cache_;
+    std::unique_ptr<peers::PeerManager> peers_;
+    std::unique_ptr<peers::LanDiscovery> discovery_;
+    std::map<proto::Hash, RemoteMeta> remote_;
+    std::deque<proto::Hash> remote_order_; // oldest first, to bound remote_
+    std::map<proto::Hash, std::weak_ptr<stream::Swarm>> swarms_;
+    std::set<proto::Hash> pin_jobs_;
 };
 
 // The local library as a resolver source: an index lookup, then the track

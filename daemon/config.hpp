@@ -2,6 +2,7 @@
 // same names. Flags given on the command line win over the file.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -13,6 +14,10 @@ struct Config {
     std::vector<std::string> libraries; // absolute folder paths
     std::filesystem::path data_dir;
     std::string http = "127.0.0.1:60210";
+    std::string listen = "0.0.0.0:60211";  // peer port (TCP); strangers are refused in the handshake
+    std::uint64_t cache_mb = 2048;         // bound for cached remote chunks (pinned ones do not count)
+    bool discovery = true;                 // LAN multicast announcements
+    std::uint16_t discovery_port = 60212;
     std::string name;      // defaults to the host name
     std::string log_level = "info";
     std::string token;     // HTTP API token; required (and generated if empty) off loopback

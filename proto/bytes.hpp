@@ -89,4 +89,7 @@ private:
     std::size_t pos_ = 0;
 };
 
+// Strict UTF-8: no overlong forms, surrogates or code points above U+10FFFF.
+bool valid_utf8(std::string_view s);
+
 } // namespace earshot::proto

@@ -131,11 +131,17 @@ void merge_results(std::vector<Result>& into, std::vector<Result> batch) {
     for (Result& r : batch) {
         if (r.sid.empty()) continue; // nothing to play
         auto same = std::find_if(into.begin(), into.end(), [&](const Result& x) { return x.sid == r.sid; });
+        if (r.sources.empty() && !r.source.empty()) r.sources.push_back(r.source);
         if (same == into.end()) {
             into.push_back(std::move(r));
-        } else if (r.score > same->score || (r.score == same->score && r.quality > same->quality)) {
-            *same = std::move(r);
+            continue;
         }
+        // One sid is one set of bytes: its holders add up, the best match names it.
+        auto sources = std::move(same->sources);
+        for (auto& s : r.sources)
+            if (std::find(sources.begin(), sources.end(), s) == sources.end()) sources.push_back(std::move(s));
+        if (r.score > same->score || (r.score == same->score && r.quality > same->quality)) *same = std::move(r);
+        same->sources = std::move(sources);
     }
     std::stable_sort(into.begin(), into.end(), [](const Result& a, const Result& b) {
         return a.score > b.score || (a.score == b.score && a.quality > b.quality);

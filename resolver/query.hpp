@@ -20,7 +20,8 @@ struct Query {
 struct Result {
     std::string sid; // opaque stream id: /sid/<sid>
     std::string artist, track, album;
-    std::string source; // the library or peer name that can play it
+    std::string source; // the library or peer name that can play it (the best-scoring one)
+    std::vector<std::string> sources; // every library or peer that holds these exact bytes
     std::uint64_t size = 0;
     std::uint32_t bitrate_kbps = 0;
     double duration_s = 0;

@@ -4,3 +4,5 @@ earshot_test(test_daemon_lifecycle SOURCES integration/test_daemon_lifecycle.cpp
 foreach(t test_daemon test_daemon_lifecycle)
   add_dependencies(${t} earshotd earshot)
 endforeach()
+earshot_test(test_peers SOURCES integration/test_peers.cpp LABELS integration TIMEOUT 600)
+add_dependencies(test_peers earshotd earshot)

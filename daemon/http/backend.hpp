@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace earshot::http {
 
@@ -26,6 +27,15 @@ public:
     // Fills up to out.size() bytes starting at offset; returns how many were
     // read (0 only at end of data). Throws std::system_error on I/O failure.
     virtual awaitable<std::size_t> read(std::uint64_t offset, std::span<std::uint8_t> out) = 0;
+};
+
+// A pairing request (POST /api/v1/peers).
+struct PeerSpec {
+    std::string peer_id;
+    std::string role; // "device" or "friend"
+    std::string name;
+    std::string address; // "host:port", may be empty
+    std::optional<std::vector<std::string>> shared; // friends: folders they may see; nullopt = all
 };
 
 class Backend {
@@ -44,7 +54,23 @@ public:
     // nullopt for an unknown sid.
     virtual std::optional<nlohmann::json> track_details(std::string_view sid) const = 0;
     // Opens the stream behind a sid; nullptr for an unknown sid.
-    virtual std::unique_ptr<ByteSource> open_stream(std::string_view sid) = 0;
+    // May wait for a peer (a remote sid whose size is not known yet).
+    virtual awaitable<std::unique_ptr<ByteSource>> open_stream(std::string sid) = 0;
+
+    // Own devices and friends: {"peers": [...]} with live state.
+    virtual nlohmann::json peers() const = 0;
+    // Adds or updates a pairing; throws std::invalid_argument (a 400) for a
+    // bad id, role, address or folder.
+    virtual nlohmann::json add_peer(const PeerSpec&) = 0;
+    // False for a peer that was not paired.
+    virtual bool remove_peer(std::string_view peer_id) = 0;
+
+    // Pinned remote tracks with their download progress: {"pins": [...]}.
+    virtual nlohmann::json pins() const = 0;
+    // Pins the tracks a query finds (or one sid): complete verified copies
+    // kept past cache eviction. Returns what was pinned.
+    virtual awaitable<nlohmann::json> pin(resolver::Query q, std::string sid) = 0;
+    virtual bool unpin(std::string_view sid) = 0;
     // The query pipeline; lives on the same io_context as the HTTP server.
     virtual resolver::Resolver& resolver() = 0;
 };

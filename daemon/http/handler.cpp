@@ -46,6 +46,7 @@ nlohmann::json result_json(const resolver::Result& r, std::string_view base_url)
         {"track", r.track},
         {"album", r.album},
         {"source", r.source},
+        {"sources", r.sources.empty() ? std::vector<std::string>{r.source} : r.sources},
         {"size", r.size},
         {"bitrate", r.bitrate_kbps},
         // Playdar clients expect whole seconds.

@@ -40,6 +40,21 @@ awaitable<Reply> search(Context& ctx, const Request& req) {
                     std::string(allowed));
 }
 
+PeerSpec peer_spec(const Request& req) {
+    PeerSpec spec;
+    spec.peer_id = req.required("peer_id");
+    spec.role = req.required("role");
+    spec.name = std::string(req.optional("name"));
+    spec.address = std::string(req.optional("address"));
+    // "shared" may repeat, one folder each; absent means every library folder.
+    for (const auto& [k, v] : req.params.items())
+        if (k == "shared") {
+            if (!spec.shared) spec.shared.emplace();
+            spec.shared->push_back(v);
+        }
+    return spec;
+}
+
 } // namespace
 
 awaitable<Reply> handle_native(Context& ctx, const Request& req) {
@@ -76,6 +91,46 @@ awaitable<Reply> handle_native(Context& ctx, const Request& req) {
                 co_return json_reply(bhttp::status::accepted, nlohmann::json{{"started", true}});
             co_return json_reply(bhttp::status::conflict,
                                  nlohmann::json{{"started", false}, {"error", "a scan is already running"}});
+        }
+    }
+    if (!rest.empty() && rest[0] == "peers") {
+        if (rest.size() == 1 && verb == bhttp::verb::get) co_return json_reply(bhttp::status::ok, ctx.backend.peers());
+        if (rest.size() == 1) {
+            only(bhttp::verb::post);
+            try {
+                co_return json_reply(bhttp::status::ok, ctx.backend.add_peer(peer_spec(req)));
+            } catch (const std::invalid_argument& e) {
+                throw HttpError(bhttp::status::bad_request, e.what());
+            }
+        }
+        if (rest.size() == 2 && rest[1] == "remove") {
+            only(bhttp::verb::post);
+            const auto& id = req.required("peer_id");
+            if (!ctx.backend.remove_peer(id)) throw HttpError(bhttp::status::not_found, "not paired: " + id);
+            co_return json_reply(bhttp::status::ok, nlohmann::json{{"removed", id}});
+        }
+    }
+    if (!rest.empty() && rest[0] == "pins") {
+        if (rest.size() == 1 && verb == bhttp::verb::get) co_return json_reply(bhttp::status::ok, ctx.backend.pins());
+        if (rest.size() == 1) {
+            only(bhttp::verb::post);
+            std::string sid(req.optional("sid"));
+            resolver::Query q;
+            if (sid.empty() && req.optional("track").empty() && req.optional("q").empty() &&
+                (!req.optional("artist").empty() || !req.optional("album").empty())) {
+                // A whole album or artist: no track to score against.
+                q.artist = std::string(req.optional("artist"));
+                q.album = std::string(req.optional("album"));
+            } else if (sid.empty()) {
+                q = query_from_params(req);
+            } else if (!valid_id(sid)) throw HttpError(bhttp::status::bad_request, "malformed sid");
+            co_return json_reply(bhttp::status::ok, co_await ctx.backend.pin(std::move(q), std::move(sid)));
+        }
+        if (rest.size() == 2 && rest[1] == "remove") {
+            only(bhttp::verb::post);
+            const auto& sid = req.required("sid");
+            if (!ctx.backend.unpin(sid)) throw HttpError(bhttp::status::not_found, "not pinned: " + sid);
+            co_return json_reply(bhttp::status::ok, nlohmann::json{{"unpinned", sid}});
         }
     }
     if (rest.size() == 2 && rest[0] == "results") {

@@ -10,7 +10,7 @@ awaitable<Reply> handle_stream(Context& ctx, const Request& req) {
     if (req.path.size() != 2 || !valid_id(req.path[1]))
         throw HttpError(bhttp::status::not_found, "no such stream");
     const auto& sid = req.path[1];
-    auto source = ctx.backend.open_stream(sid);
+    auto source = co_await ctx.backend.open_stream(sid);
     if (!source) throw HttpError(bhttp::status::not_found, "unknown sid '" + sid + "'");
 
     const std::uint64_t size = source->size();

@@ -207,6 +207,22 @@ bool Scanner::request(std::vector<std::string> scopes) {
     return true;
 }
 
+bool Scanner::recheck(const std::string& path) {
+    bool known = false;
+    store_.write([&](WriteTxn& w) {
+        const auto id = w.track_id_by_path(path);
+        auto t = id ? w.track(*id) : std::nullopt;
+        if (!t) return;
+        t->stamp.mtime_ns = -1; // no file has it: the next scan reads this one again
+        w.put_track(*t);
+        known = true;
+    });
+    if (!known) return false;
+    const auto slash = path.rfind('/');
+    request({path.substr(0, slash == std::string::npos ? 0 : slash)});
+    return true;
+}
+
 ScanStatus Scanner::status() const {
     ScanStatus s;
     std::lock_guard lock(mutex_);

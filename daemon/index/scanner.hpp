@@ -57,6 +57,11 @@ public:
     // Queues a scan of these folders (every library folder when empty).
     // Returns false if a full scan is already running or queued.
     bool request(std::vector<std::string> scopes = {});
+    // The bytes of `path` were found not to match its index entry although
+    // its stamp (size, mtime, inode) did, e.g. bit rot or an in-place edit
+    // that restored the mtime. Forgets the stamp so the file is read again,
+    // and queues a scan of its folder. False if the path is not indexed.
+    bool recheck(const std::string& path);
     ScanStatus status() const;
     // Blocks until no scan is running or queued (tests, benchmarks, --once).
     void wait_idle();

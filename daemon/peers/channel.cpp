@@ -183,6 +183,12 @@ void Channel::fail(const std::string& why) {
     throw ChannelError(*failure_);
 }
 
+void Channel::abort(const std::string& why) {
+    if (!failure_) failure_ = why;
+    error_code ignored;
+    socket_.close(ignored);
+}
+
 void Channel::check_usable() const {
     if (failure_) throw ChannelError(*failure_);
 }

@@ -91,6 +91,11 @@ public:
     // Calling it twice is harmless.
     awaitable<void> close();
 
+    // Closes the socket at once, without a close record: a pending send or
+    // receive fails with ChannelError(why). For a peer that does not answer
+    // our close record, and for shutting the daemon down.
+    void abort(const std::string& why);
+
     Channel(Token, asio::ip::tcp::socket socket, proto::noise::CipherState send, proto::noise::CipherState receive,
             const proto::PublicKey& remote, const proto::noise::HandshakeHash& hash);
 

@@ -1,7 +1,8 @@
 #include "daemon/peers/identity.hpp"
 
+#include "daemon/core/private_file.hpp"
+
 #include <sodium.h>
-#include <sys/stat.h>
 
 #include <spdlog/spdlog.h>
 
@@ -42,22 +43,7 @@ Identity Identity::load_or_create(const std::filesystem::path& data_dir) {
     if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
     std::array<std::uint8_t, 32> seed;
     randombytes_buf(seed.data(), seed.size());
-    // Written to a private temporary, then renamed: a crash never leaves a
-    // half-written key, and the key is never readable by others.
-    const auto tmp = data_dir / "identity.key.tmp";
-    const auto old = ::umask(077);
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << key_header << proto::to_hex(seed) << '\n';
-        out.flush();
-        if (!out) {
-            ::umask(old);
-            throw std::runtime_error("cannot write " + tmp.string());
-        }
-    }
-    ::umask(old);
-    std::filesystem::permissions(tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-    std::filesystem::rename(tmp, file);
+    core::write_private_file(file, std::string(key_header) + proto::to_hex(seed) + "\n");
     auto id = from_seed(seed);
     spdlog::info("created identity {} in {}", id.peer_id(), file.string());
     return id;

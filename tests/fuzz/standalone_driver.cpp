@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
         }
         run(input);
     }
-    std::printf("fuzz_peer_messages: %zu corpus files, %zu seeds, %zu generated inputs, no failure\n", corpus_files,
+    std::printf("%s: %zu corpus files, %zu seeds, %zu generated inputs, no failure\n", std::filesystem::path(argv[0]).filename().c_str(), corpus_files,
                 base.size(), generated);
     return 0;
 }

@@ -1,5 +1,7 @@
 #include "tests/support/daemon.hpp"
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
@@ -21,6 +23,14 @@ std::string earshot_cli_path() {
 Daemon::Daemon(const std::filesystem::path& data, std::vector<std::string> args, std::string http_host)
     : data_(data), args_(std::move(args)), port_(free_port()) {
     std::filesystem::create_directories(data_);
+    // Every test daemon gets its own loopback peer port and stays off the
+    // LAN unless the test asks for discovery itself.
+    const auto given = [&](std::string_view flag) { return std::find(args_.begin(), args_.end(), flag) != args_.end(); };
+    if (!given("--listen")) {
+        peer_port_ = free_port();
+        args_.insert(args_.end(), {"--listen", "127.0.0.1:" + std::to_string(peer_port_)});
+    }
+    if (!given("--discovery-port")) args_.push_back("--no-discovery");
     args_.insert(args_.begin(), {"--http", http_host + ":" + std::to_string(port_), "--data", data_.string(),
                                  "--log-level", "debug"});
     url_ = "http://127.0.0.1:" + std::to_string(port_);

@@ -20,6 +20,9 @@ public:
     Daemon(const std::filesystem::path& data, std::vector<std::string> args, std::string http_host = "127.0.0.1");
 
     const std::string& url() const { return url_; }
+    // The loopback peer port the Daemon chose (0 if the test passed --listen).
+    unsigned short peer_port() const { return peer_port_; }
+    std::string peer_address() const { return "127.0.0.1:" + std::to_string(peer_port_); }
     client::Client& api() { return *api_; }
     Process& process() { return *process_; }
     const std::filesystem::path& data() const { return data_; }
@@ -38,6 +41,7 @@ private:
     std::filesystem::path data_;
     std::vector<std::string> args_;
     unsigned short port_;
+    unsigned short peer_port_ = 0;
     std::string url_;
     std::unique_ptr<Process> process_;
     std::unique_ptr<client::Client> api_;

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "daemon/peers/channel.hpp"
+#include "tests/support/seed.hpp"
 
 #include <sodium.h>
 
@@ -18,12 +19,7 @@ using peers::ChannelError;
 using peers::Identity;
 
 namespace {
-
-std::array<std::uint8_t, 32> seed_of(std::uint8_t b) {
-    std::array<std::uint8_t, 32> s;
-    s.fill(b);
-    return s;
-}
+using test::seed_of;
 
 struct Sodium {
     Sodium() {

@@ -190,11 +190,32 @@ public:
         if (it == tracks.end()) return std::nullopt;
         return it->second;
     }
-    std::unique_ptr<http::ByteSource> open_stream(std::string_view sid) override {
-        const auto it = streams.find(std::string(sid));
-        if (it == streams.end()) return nullptr;
-        return it->second();
+    awaitable<std::unique_ptr<http::ByteSource>> open_stream(std::string sid) override {
+        const auto it = streams.find(sid);
+        if (it == streams.end()) co_return nullptr;
+        co_return it->second();
     }
+    // Pairings and pins as plain lists: the HTTP layer's part is routing and
+    // validation, which these let the tests observe.
+    nlohmann::json peers() const override { return {{"peers", paired}}; }
+    nlohmann::json add_peer(const http::PeerSpec& spec) override {
+        if (spec.peer_id.size() < 8) throw std::invalid_argument("bad peer id");
+        nlohmann::json p{{"peer_id", spec.peer_id}, {"role", spec.role}, {"name", spec.name}, {"address", spec.address}};
+        paired.push_back(p);
+        return p;
+    }
+    bool remove_peer(std::string_view peer_id) override {
+        return std::erase_if(paired, [&](const nlohmann::json& p) { return p["peer_id"] == peer_id; }) > 0;
+    }
+    nlohmann::json pins() const override { return {{"pins", pinned}}; }
+    awaitable<nlohmann::json> pin(resolver::Query, std::string sid) override {
+        pinned.push_back(sid);
+        co_return nlohmann::json{{"pinned", {sid}}};
+    }
+    bool unpin(std::string_view sid) override {
+        return std::erase_if(pinned, [&](const nlohmann::json& p) { return p == sid; }) > 0;
+    }
+    std::vector<nlohmann::json> paired, pinned;
     resolver::Resolver& resolver() override { return resolver_; }
     bool scan_running() const { return scan_->running; }
 

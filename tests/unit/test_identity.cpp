@@ -3,6 +3,7 @@
 
 #include "daemon/peers/identity.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/seed.hpp"
 
 #include <sodium.h>
 
@@ -12,11 +13,7 @@ using namespace earshot;
 namespace fs = std::filesystem;
 
 namespace {
-std::array<std::uint8_t, 32> seed_of(std::uint8_t b) {
-    std::array<std::uint8_t, 32> s;
-    s.fill(b);
-    return s;
-}
+using test::seed_of;
 } // namespace
 
 BOOST_AUTO_TEST_CASE(peer_id_round_trips_and_reads_sloppy_input) {

@@ -1,0 +1,464 @@
+#include "daemon/peers/link.hpp"
+
+#include "daemon/core/version.hpp"
+#include "proto/content_id.hpp"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+
+namespace earshot::peers {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr auto ping_interval = 10s;
+// A peer that sends nothing (not even Pong) this long is gone, whatever TCP thinks.
+constexpr auto silence_limit = 45s;
+// How long a closing link waits for the peer's close record.
+constexpr auto close_grace = 3s;
+// Chunk requests queued per link before we answer "overloaded".
+constexpr std::size_t max_queued_serve_jobs = 32;
+
+std::string short_id(const proto::PublicKey& key) { return proto::format_peer_id(key).substr(0, 7); }
+
+// A file descriptor that closes itself.
+struct Fd {
+    int fd = -1;
+    explicit Fd(int f) : fd(f) {}
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+};
+
+// Reads exactly out.size() bytes at offset; false on a short file or error.
+bool pread_all(int fd, std::span<std::uint8_t> out, std::uint64_t offset) {
+    std::size_t done = 0;
+    while (done < out.size()) {
+        const auto n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        done += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+} // namespace
+
+struct Link::PendingQuery {
+    std::function<void(std::vector<proto::ResultEntry>)> on_entries;
+    bool done = false;
+    std::optional<std::string> error;
+};
+
+struct Link::PendingFetch {
+    proto::Hash content{};
+    std::uint64_t first = 0;
+    std::uint32_t count = 0;
+    std::function<void(std::uint64_t, proto::Bytes)> on_chunk;
+    std::size_t received = 0;
+    bool done = false;
+    std::optional<std::string> error;
+    proto::ErrorCode code = proto::ErrorCode::internal;
+    Clock::time_point last_progress = Clock::now();
+};
+
+Link::Link(asio::any_io_executor ex, std::unique_ptr<Channel> channel, PeerRecord record, Library& library, std::string our_name,
+           std::string remote_address, bool we_dialled)
+    : channel_(std::move(channel)),
+      record_(std::move(record)),
+      library_(library),
+      our_name_(std::move(our_name)),
+      remote_address_(std::move(remote_address)),
+      we_dialled_(we_dialled),
+      ex_(ex),
+      outgoing_ready_(ex),
+      state_changed_(ex),
+      last_heard_(Clock::now()) {}
+
+Link::~Link() = default;
+
+awaitable<void> Link::run() {
+    auto self = shared_from_this();
+    stats_.connected_ms = unix_ms_now();
+    last_heard_ = Clock::now();
+    proto::Message hello = proto::Hello{proto::peer_protocol_version, "earshot/" + std::string(core::version), our_name_,
+                                        proto::capability::search | proto::capability::serve_chunks};
+    enqueue(std::move(hello));
+
+    asio::co_spawn(ex_, [self]() -> awaitable<void> {
+        co_await self->write_loop();
+        self->writer_done_ = true;
+        self->state_changed_.notify();
+    }, asio::detached);
+    asio::co_spawn(ex_, [self]() -> awaitable<void> { co_await self->ping_loop(); }, asio::detached);
+
+    try {
+        co_await read_loop();
+    } catch (const ChannelError& e) {
+        if (close_reason_.empty()) close_reason_ = e.what();
+    } catch (const std::exception& e) {
+        if (close_reason_.empty()) close_reason_ = std::string("internal error: ") + e.what();
+    }
+    closing_ = true;
+    fail_pending("link to " + short_id(key()) + " closed: " + close_reason_);
+    outgoing_ready_.notify();
+    // The writer sends our close record and ends; do not let it hang on a
+    // peer that stopped reading.
+    const auto deadline = Clock::now() + close_grace;
+    while (!writer_done_ && Clock::now() < deadline) co_await state_changed_.wait_until(deadline);
+    if (!writer_done_) {
+        channel_->abort("closing");
+        while (!writer_done_) co_await state_changed_.wait_for(100ms);
+    }
+    spdlog::info("peer {} ({}): link closed: {}", record_.name, short_id(key()), close_reason_);
+}
+
+void Link::close(std::string why) {
+    if (closing_) return;
+    closing_ = true;
+    close_reason_ = std::move(why);
+    outgoing_ready_.notify();
+    state_changed_.notify();
+    // The reader ends when the peer answers our close record with its own;
+    // if it does not within the grace period, cut the connection.
+    auto self = shared_from_this();
+    asio::co_spawn(ex_, [self]() -> awaitable<void> {
+        asio::steady_timer t(self->ex_, close_grace);
+        boost::system::error_code ec;
+        co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+        self->channel_->abort(self->close_reason_);
+    }, asio::detached);
+}
+
+void Link::touch() {
+    last_heard_ = Clock::now();
+}
+
+void Link::enqueue(Outgoing item) {
+    outgoing_.push_back(std::move(item));
+    outgoing_ready_.notify();
+}
+
+awaitable<void> Link::read_loop() {
+    while (true) {
+        auto m = co_await channel_->receive();
+        if (!m) {
+            if (close_reason_.empty()) close_reason_ = "the peer closed the link";
+            co_return;
+        }
+        touch();
+        if (!hello_) {
+            auto* hello = std::get_if<proto::Hello>(&*m);
+            if (!hello) throw ChannelError("protocol error: the first message was not Hello");
+            hello_ = std::move(*hello);
+            spdlog::info("peer {} ({}, \"{}\", {}) linked via {}", record_.name, short_id(key()), hello_->name,
+                         hello_->daemon_version, remote_address_);
+            state_changed_.notify();
+            if (on_ready_) on_ready_();
+            continue;
+        }
+        handle(std::move(*m));
+    }
+}
+
+awaitable<void> Link::write_loop() {
+    try {
+        while (true) {
+            while (outgoing_.empty() && !closing_) co_await outgoing_ready_.wait_for(1h);
+            if (closing_) break;
+            Outgoing item = std::move(outgoing_.front());
+            outgoing_.pop_front();
+            if (auto* m = std::get_if<proto::Message>(&item)) {
+                co_await channel_->send(*m);
+            } else {
+                co_await serve(std::move(std::get<ServeJob>(item)));
+            }
+        }
+        co_await channel_->close();
+    } catch (const ChannelError& e) {
+        if (close_reason_.empty()) close_reason_ = e.what();
+        closing_ = true;
+        channel_->abort(close_reason_); // the reader may still be parked on the socket
+    }
+}
+
+awaitable<void> Link::ping_loop() {
+    auto self = shared_from_this();
+    auto next_ping = Clock::now(); // the first right away: latency is known from the start
+    while (!closing_) {
+        // Woken by every answer too; only the deadline matters here.
+        co_await state_changed_.wait_until(next_ping);
+        const auto now = Clock::now();
+        if (closing_ || now < next_ping) continue;
+        if (now - last_heard_ > silence_limit) {
+            close("the peer was silent for 45 s");
+            break;
+        }
+        next_ping = now + ping_interval;
+        std::uint64_t nonce = 0;
+        randombytes_buf(&nonce, sizeof nonce);
+        pings_.clear(); // one ping in flight; a lost Pong only costs a latency sample
+        pings_[nonce] = now;
+        enqueue(proto::Message{proto::Ping{nonce}});
+    }
+}
+
+void Link::handle(proto::Message m) {
+    std::visit(
+        [&](auto& msg) {
+            using T = std::decay_t<decltype(msg)>;
+            if constexpr (std::is_same_v<T, proto::Query>) on_query(msg);
+            else if constexpr (std::is_same_v<T, proto::ChunkRequest>) on_chunk_request(msg);
+            else if constexpr (std::is_same_v<T, proto::Results>) on_results(std::move(msg));
+            else if constexpr (std::is_same_v<T, proto::ChunkData>) on_chunk_data(std::move(msg));
+            else if constexpr (std::is_same_v<T, proto::Leaves>) on_leaves(std::move(msg));
+            else if constexpr (std::is_same_v<T, proto::Error>) on_error(msg);
+            else if constexpr (std::is_same_v<T, proto::Ping>) enqueue(proto::Message{proto::Pong{msg.nonce}});
+            else if constexpr (std::is_same_v<T, proto::Pong>) {
+                if (auto it = pings_.find(msg.nonce); it != pings_.end()) {
+                    stats_.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - it->second).count();
+                    pings_.erase(it);
+                }
+            } else if constexpr (std::is_same_v<T, proto::Hello>) {
+                throw ChannelError("protocol error: a second Hello");
+            }
+            // Cancel: queries are answered at once, so there is nothing to stop.
+            // HaveMap: we fetch from peers holding whole files; partial holders are not asked yet.
+        },
+        m);
+}
+
+// ---- serving the peer ----
+
+void Link::on_query(const proto::Query& q) {
+    resolver::Query query{q.artist, q.track, q.album, q.text, q.duration_s};
+    std::vector<proto::ResultEntry> entries;
+    if (!query.empty()) entries = library_.search(record_, query);
+    std::size_t at = 0;
+    do {
+        proto::Results r;
+        r.query_id = q.query_id;
+        const auto n = std::min(proto::max_results_per_frame, entries.size() - at);
+        r.entries.assign(std::make_move_iterator(entries.begin() + static_cast<std::ptrdiff_t>(at)),
+                         std::make_move_iterator(entries.begin() + static_cast<std::ptrdiff_t>(at + n)));
+        at += n;
+        r.final = at == entries.size();
+        enqueue(proto::Message{std::move(r)});
+    } while (at < entries.size());
+}
+
+void Link::on_chunk_request(const proto::ChunkRequest& req) {
+    auto content = library_.content(record_, req.content_id);
+    if (!content) {
+        enqueue(proto::Message{proto::Error{proto::ErrorCode::unknown_content, req.request_id, "not held here"}});
+        return;
+    }
+    const auto jobs = std::count_if(outgoing_.begin(), outgoing_.end(),
+                                    [](const Outgoing& o) { return std::holds_alternative<ServeJob>(o); });
+    if (static_cast<std::size_t>(jobs) >= max_queued_serve_jobs) {
+        enqueue(proto::Message{proto::Error{proto::ErrorCode::overloaded, req.request_id, "too many requests queued"}});
+        return;
+    }
+    enqueue(ServeJob{req, std::move(*content)});
+}
+
+awaitable<void> Link::serve(ServeJob job) {
+    const auto& req = job.request;
+    const auto& leaves = *job.content.leaves;
+    const std::uint64_t size = job.content.size;
+    const std::uint64_t total = proto::chunk_count(size);
+    if (!leaves_sent_[req.content_id]) {
+        for (auto& segment : proto::split_leaves(req.request_id, req.content_id, size, leaves)) {
+            proto::Message m{std::move(segment)};
+            co_await channel_->send(m);
+        }
+        leaves_sent_[req.content_id] = true;
+    }
+    Fd fd(::open(job.content.path.c_str(), O_RDONLY | O_CLOEXEC));
+    const auto refuse = [&](std::string why) -> proto::Message {
+        return proto::Error{proto::ErrorCode::unknown_content, req.request_id, std::move(why)};
+    };
+    if (fd.fd < 0) {
+        auto m = refuse("the file is gone");
+        library_.content_changed(job.content.path);
+        co_await channel_->send(m);
+        co_return;
+    }
+    const std::uint64_t end = std::min(total, req.first_chunk + req.count);
+    for (std::uint64_t i = req.first_chunk; i < end && !closing_; ++i) {
+        const std::uint64_t offset = i * proto::chunk_size;
+        proto::ChunkData cd{req.request_id, req.content_id, i,
+                            proto::Bytes(static_cast<std::size_t>(std::min<std::uint64_t>(proto::chunk_size, size - offset)))};
+        // Every chunk is checked against the index before it leaves: a file
+        // that rotted or was rewritten in place (mtime kept) is caught here,
+        // reported, and rescanned, and the peer fetches elsewhere.
+        if (!pread_all(fd.fd, cd.data, offset) || proto::leaf_hash(cd.data) != leaves[i]) {
+            spdlog::warn("peer {}: chunk {} of {} no longer matches the index; not serving it, rescanning the file",
+                         record_.name, i, job.content.path);
+            library_.content_changed(job.content.path);
+            auto m = refuse("the file changed on disk since it was indexed");
+            co_await channel_->send(m);
+            co_return;
+        }
+        stats_.bytes_served += cd.data.size();
+        proto::Message m{std::move(cd)};
+        co_await channel_->send(m);
+    }
+}
+
+// ---- routing answers to our requests ----
+
+void Link::on_results(proto::Results r) {
+    auto it = queries_.find(r.query_id);
+    if (it == queries_.end()) return; // cancelled, or late
+    auto pending = it->second;
+    if (!r.entries.empty() && pending->on_entries) pending->on_entries(std::move(r.entries));
+    if (r.final) pending->done = true;
+    state_changed_.notify();
+}
+
+void Link::on_leaves(proto::Leaves l) {
+    if (verified_leaves_.contains(l.content_id)) return;
+    // Only layers we asked for: a peer cannot make us buffer hashes unasked.
+    const bool asked = std::any_of(fetches_.begin(), fetches_.end(),
+                                   [&](const auto& f) { return f.second->content == l.content_id; });
+    if (!asked) return;
+    auto& a = assembling_[l.content_id];
+    if (l.first_leaf == 0) a = LeafLayer{l.size, {}};
+    if (l.size != a.size || l.first_leaf != a.leaves.size())
+        throw ChannelError("protocol error: Leaves segments out of order");
+    a.leaves.insert(a.leaves.end(), l.leaves.begin(), l.leaves.end());
+    if (a.leaves.size() < proto::chunk_count(a.size)) return;
+    const bool good = proto::root_from_leaves(a.leaves, a.size) == l.content_id;
+    if (good) {
+        verified_leaves_[l.content_id] = std::make_shared<const LeafLayer>(std::move(a));
+    } else {
+        spdlog::warn("peer {}: its leaf layer for {} does not match the content id", record_.name,
+                     proto::to_hex(l.content_id));
+    }
+    assembling_.erase(l.content_id);
+    for (auto& [id, f] : fetches_) {
+        if (f->content != l.content_id || f->done) continue;
+        if (!good) {
+            f->error = "the peer's leaf layer does not match the content id";
+            f->done = true;
+            continue;
+        }
+        const auto total = verified_leaves_[l.content_id]->leaves.size();
+        const std::uint64_t expected = f->first >= total ? 0 : std::min<std::uint64_t>(f->count, total - f->first);
+        if (f->received >= expected) f->done = true;
+    }
+    state_changed_.notify();
+}
+
+void Link::on_chunk_data(proto::ChunkData cd) {
+    auto it = fetches_.find(cd.request_id);
+    if (it == fetches_.end()) return; // timed out meanwhile
+    auto f = it->second;
+    if (cd.content_id != f->content || cd.chunk_index < f->first || cd.chunk_index >= f->first + f->count)
+        throw ChannelError("protocol error: ChunkData outside the request it answers");
+    auto layer = verified_leaves_.find(f->content);
+    if (layer == verified_leaves_.end())
+        throw ChannelError("protocol error: ChunkData before the content's leaf layer");
+    stats_.bytes_fetched += cd.data.size();
+    ++f->received;
+    f->last_progress = Clock::now();
+    if (f->on_chunk) f->on_chunk(cd.chunk_index, std::move(cd.data));
+    const auto total = layer->second->leaves.size();
+    const std::uint64_t expected = f->first >= total ? 0 : std::min<std::uint64_t>(f->count, total - f->first);
+    if (f->received >= expected) f->done = true;
+    state_changed_.notify();
+}
+
+void Link::on_error(const proto::Error& e) {
+    if (e.ref_id == 0) {
+        spdlog::warn("peer {}: {}: {}", record_.name, proto::to_string(e.code), e.message);
+        close("the peer reported " + std::string(proto::to_string(e.code)) + ": " + e.message);
+        return;
+    }
+    if (auto q = queries_.find(e.ref_id); q != queries_.end()) {
+        q->second->error = std::string(proto::to_string(e.code)) + ": " + e.message;
+    } else if (auto f = fetches_.find(e.ref_id); f != fetches_.end()) {
+        f->second->error = std::string(proto::to_string(e.code)) + ": " + e.message;
+        f->second->code = e.code;
+        f->second->done = true;
+    }
+    state_changed_.notify();
+}
+
+void Link::fail_pending(const std::string& why) {
+    for (auto& [id, q] : queries_)
+        if (!q->done && !q->error) q->error = why;
+    for (auto& [id, f] : fetches_)
+        if (!f->done) {
+            f->error = why;
+            f->done = true;
+        }
+    state_changed_.notify();
+}
+
+std::shared_ptr<const LeafLayer> Link::leaves(const proto::Hash& content) const {
+    auto it = verified_leaves_.find(content);
+    return it == verified_leaves_.end() ? nullptr : it->second;
+}
+
+awaitable<void> Link::query(resolver::Query q, std::function<void(std::vector<proto::ResultEntry>)> on_entries,
+                            std::stop_token stop) {
+    auto self = shared_from_this();
+    if (!ready()) throw std::runtime_error("not linked");
+    const auto id = next_id();
+    auto pending = std::make_shared<PendingQuery>();
+    pending->on_entries = std::move(on_entries);
+    queries_[id] = pending;
+    proto::Message wire = proto::Query{id, q.artist, q.track, q.album, q.text, q.duration_s};
+    enqueue(std::move(wire));
+    {
+        std::stop_callback wake(stop, [this] { state_changed_.notify(); });
+        while (!pending->done && !pending->error && !stop.stop_requested())
+            co_await state_changed_.wait_for(1h);
+    }
+    queries_.erase(id);
+    if (pending->done) co_return;
+    if (stop.stop_requested()) {
+        if (!closing_) enqueue(proto::Message{proto::Cancel{id}});
+        co_return;
+    }
+    throw std::runtime_error(*pending->error);
+}
+
+awaitable<FetchResult> Link::fetch(proto::Hash content, std::uint64_t first, std::uint32_t count,
+                                   std::function<void(std::uint64_t, proto::Bytes)> on_chunk,
+                                   std::chrono::milliseconds timeout) {
+    auto self = shared_from_this();
+    if (!ready()) co_return FetchResult{"not linked", proto::ErrorCode::internal, 0};
+    const auto id = next_id();
+    auto f = std::make_shared<PendingFetch>();
+    f->content = content;
+    f->first = first;
+    f->count = count;
+    f->on_chunk = std::move(on_chunk);
+    fetches_[id] = f;
+    proto::Message wire = proto::ChunkRequest{id, content, first, count};
+    enqueue(std::move(wire));
+    if (auto layer = leaves(content); layer && first >= layer->leaves.size()) f->done = true;
+    while (!f->done) {
+        const auto deadline = f->last_progress + timeout;
+        if (Clock::now() >= deadline) {
+            f->error = "no answer within " + std::to_string(timeout.count()) + " ms";
+            break;
+        }
+        co_await state_changed_.wait_until(deadline);
+    }
+    fetches_.erase(id);
+    co_return FetchResult{f->error, f->code, f->received};
+}
+
+} // namespace earshot::peers

@@ -1,0 +1,172 @@
+// One live link to a paired peer: the encrypted channel plus everything
+// that runs over it. Both directions are served at once:
+//  - as a client we send Query and ChunkRequest and route the answers back
+//    to the coroutine that asked (query(), fetch());
+//  - as a server we answer the peer's Query and ChunkRequest from the
+//    library, strictly within what that peer may see (peers::Library).
+// One coroutine reads, one writes (sends never overlap), one pings; all on
+// the daemon's io_context, so the link needs no locks.
+#pragma once
+
+#include "daemon/core/event.hpp"
+#include "daemon/peers/channel.hpp"
+#include "daemon/peers/roster.hpp"
+#include "resolver/query.hpp"
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace earshot::peers {
+
+// The content a peer asked for, as far as it may see it.
+struct ServedContent {
+    std::string path;
+    std::uint64_t size = 0;
+    std::shared_ptr<const std::vector<proto::Hash>> leaves; // the indexed leaf layer
+};
+
+// What the daemon lets peers see. Implemented by the daemon over its index;
+// every call is made on the io_context.
+class Library {
+public:
+    virtual ~Library() = default;
+    // The best matches for q among the files `who` may see (hashed tracks only:
+    // a peer can fetch nothing else).
+    virtual std::vector<proto::ResultEntry> search(const PeerRecord& who, const resolver::Query& q) = 0;
+    // The file behind a content id, if `who` may see one that is still the
+    // indexed bytes as far as its stamp tells.
+    virtual std::optional<ServedContent> content(const PeerRecord& who, const proto::Hash& id) = 0;
+    // Bytes read from `path` no longer match its index entry: rescan it.
+    virtual void content_changed(const std::string& path) = 0;
+};
+
+// A content's complete leaf layer, verified against its id.
+struct LeafLayer {
+    std::uint64_t size = 0;
+    std::vector<proto::Hash> leaves;
+};
+
+// Chunks of one content from one peer, each handed over as it arrives
+// (unverified against the leaf layer: the caller does that, it knows which
+// source to blame).
+struct FetchResult {
+    std::optional<std::string> error; // set if the peer refused or the link failed
+    proto::ErrorCode code = proto::ErrorCode::internal;
+    std::size_t chunks = 0;           // how many on_chunk() calls were made
+};
+
+struct LinkStats {
+    std::optional<double> latency_ms; // last ping round trip
+    std::int64_t connected_ms = 0;    // unix ms
+    std::uint64_t bytes_served = 0, bytes_fetched = 0;
+};
+
+class Link : public std::enable_shared_from_this<Link> {
+public:
+    Link(asio::any_io_executor ex, std::unique_ptr<Channel> channel, PeerRecord record, Library& library, std::string our_name,
+         std::string remote_address, bool we_dialled);
+    ~Link();
+    Link(const Link&) = delete;
+    Link& operator=(const Link&) = delete;
+
+    // Runs the link: Hello both ways, then serves and routes until either
+    // side closes or it fails. Returns (never throws) once the link is gone;
+    // every pending query()/fetch() has completed by then.
+    awaitable<void> run();
+    // Called once, when the peer's Hello arrived (the link is usable).
+    void on_ready(std::function<void()> f) { on_ready_ = std::move(f); }
+    // Ends the link (clean close record); run() returns soon after.
+    void close(std::string why);
+
+    const PeerRecord& record() const { return record_; }
+    void update_record(PeerRecord r) { record_ = std::move(r); }
+    const proto::PublicKey& key() const { return record_.key; }
+    const std::string& remote_address() const { return remote_address_; }
+    bool we_dialled() const { return we_dialled_; }
+    // Hello arrived and the link is not closing.
+    bool ready() const { return hello_.has_value() && !closing_; }
+    std::string hello_name() const { return hello_ ? hello_->name : std::string(); }
+    const LinkStats& stats() const { return stats_; }
+
+    // Asks the peer; on_entries gets each Results batch. Completes when the
+    // peer's final Results came, `stop` was requested (a Cancel is sent), or
+    // the link died (then throws std::runtime_error).
+    awaitable<void> query(resolver::Query q, std::function<void(std::vector<proto::ResultEntry>)> on_entries,
+                          std::stop_token stop);
+
+    // The verified leaf layer of a content id on this link, fetched with the
+    // first chunk request for it (nullptr before, or if the peer's layer did
+    // not match the id: then the fetch failed).
+    std::shared_ptr<const LeafLayer> leaves(const proto::Hash& content) const;
+
+    // Requests chunks first..first+count-1; on_chunk(index, bytes) is called
+    // for each as it arrives. Completes when all that exist arrived, the
+    // peer refused, the link died, or `timeout` passed without progress.
+    awaitable<FetchResult> fetch(proto::Hash content, std::uint64_t first, std::uint32_t count,
+                                 std::function<void(std::uint64_t, proto::Bytes)> on_chunk,
+                                 std::chrono::milliseconds timeout);
+
+private:
+    struct PendingQuery;
+    struct PendingFetch;
+    // A ChunkRequest being answered: read and sent chunk by chunk by the
+    // writer, so a big request holds one chunk in memory, not 4 MiB.
+    struct ServeJob {
+        proto::ChunkRequest request;
+        ServedContent content;
+    };
+    using Outgoing = std::variant<proto::Message, ServeJob>;
+
+    awaitable<void> read_loop();
+    awaitable<void> write_loop();
+    awaitable<void> ping_loop();
+    void enqueue(Outgoing item);
+    void handle(proto::Message m);
+    void on_query(const proto::Query&);
+    void on_chunk_request(const proto::ChunkRequest&);
+    void on_results(proto::Results);
+    void on_chunk_data(proto::ChunkData);
+    void on_leaves(proto::Leaves);
+    void on_error(const proto::Error&);
+    awaitable<void> serve(ServeJob job);
+    void fail_pending(const std::string& why);
+    std::uint64_t next_id() { return ++last_id_; }
+    void touch();
+
+    std::unique_ptr<Channel> channel_;
+    PeerRecord record_;
+    Library& library_;
+    std::string our_name_;
+    std::string remote_address_;
+    bool we_dialled_;
+    asio::any_io_executor ex_;
+
+    std::optional<proto::Hello> hello_;
+    std::function<void()> on_ready_;
+    bool closing_ = false;
+    bool writer_done_ = false;
+    std::string close_reason_;
+    std::deque<Outgoing> outgoing_;
+    core::Event outgoing_ready_;
+    core::Event state_changed_; // answers arrived, or the link is going down
+    std::chrono::steady_clock::time_point last_heard_;
+
+    std::uint64_t last_id_ = 0;
+    std::map<std::uint64_t, std::shared_ptr<PendingQuery>> queries_;
+    std::map<std::uint64_t, std::shared_ptr<PendingFetch>> fetches_;
+    std::map<proto::Hash, std::shared_ptr<const LeafLayer>> verified_leaves_;
+    std::map<proto::Hash, LeafLayer> assembling_;
+    std::map<proto::Hash, bool> leaves_sent_; // server side: layers already sent on this link
+    std::map<std::uint64_t, std::chrono::steady_clock::time_point> pings_;
+    LinkStats stats_;
+};
+
+} // namespace earshot::peers

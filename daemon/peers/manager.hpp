@@ -1,0 +1,94 @@
+// Keeps a link to every paired peer that can be reached: accepts on the
+// peer port (strangers are refused inside the handshake), dials configured,
+// discovered and last-known addresses with exponential backoff, and keeps
+// exactly one link per peer when both sides dial at once (the link opened
+// by the peer with the smaller key wins, on both ends). How a peer is found
+// is behind sighted()/PeerRecord::address, so the DHT can feed it later.
+#pragma once
+
+#include "daemon/core/event.hpp"
+#include "daemon/peers/identity.hpp"
+#include "daemon/peers/link.hpp"
+#include "daemon/peers/roster.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace earshot::peers {
+
+struct ManagerOptions {
+    asio::ip::tcp::endpoint listen{asio::ip::address_v4::any(), 60211};
+    std::string name; // ours, sent in Hello
+    std::chrono::milliseconds handshake_timeout{10000};
+    std::chrono::milliseconds connect_timeout{5000};
+    std::chrono::milliseconds first_backoff{1000};
+    std::chrono::milliseconds max_backoff{60000};
+};
+
+class PeerManager {
+public:
+    PeerManager(asio::io_context& io, const Identity& me, Roster& roster, Library& library, ManagerOptions options);
+    ~PeerManager();
+    PeerManager(const PeerManager&) = delete;
+    PeerManager& operator=(const PeerManager&) = delete;
+
+    // Binds the peer port (throws std::system_error if it cannot), then
+    // accepts and dials every paired peer.
+    void start();
+    void stop();
+    asio::ip::tcp::endpoint local_endpoint() const;
+
+    // Links whose Hello arrived.
+    std::vector<std::shared_ptr<Link>> links() const;
+    std::shared_ptr<Link> link(const proto::PublicKey&) const;
+
+    // The roster gained or changed this peer: dial it (again) now.
+    void paired(const PeerRecord&);
+    // The peer was removed from the roster: drop its link and stop dialling.
+    void unpaired(const proto::PublicKey&);
+    // LAN discovery (or, later, the DHT) saw this peer at `where`.
+    void sighted(const proto::PublicKey&, const asio::ip::tcp::endpoint& where);
+
+    // The roster entry plus live state: online, address, latency, last seen.
+    nlohmann::json describe(const PeerRecord&) const;
+
+    // Notified whenever a link comes up or goes down.
+    core::Event& links_changed() { return links_changed_; }
+    std::function<void(const std::shared_ptr<Link>&)> on_link_up;
+    std::function<void(const std::shared_ptr<Link>&)> on_link_down;
+
+private:
+    struct Dialler;
+    awaitable<void> accept_loop();
+    awaitable<void> handle_inbound(asio::ip::tcp::socket socket);
+    awaitable<void> dial_loop(proto::PublicKey key, std::shared_ptr<Dialler> d);
+    awaitable<bool> try_dial(const PeerRecord& rec, const std::string& address);
+    // Runs a link until it ends; true if it came up (Hello arrived).
+    awaitable<bool> run_link(std::unique_ptr<Channel> channel, PeerRecord rec, std::string address, bool we_dialled);
+    void ensure_dialler(const proto::PublicKey& key);
+    bool accept_peer(const proto::PublicKey& key) const;
+
+    asio::io_context& io_;
+    const Identity& me_;
+    Roster& roster_;
+    Library& library_;
+    ManagerOptions options_;
+    asio::ip::tcp::acceptor acceptor_;
+    bool running_ = false;
+    std::map<proto::PublicKey, std::shared_ptr<Link>> links_; // at most one per peer, ready or not
+    std::map<proto::PublicKey, std::shared_ptr<Dialler>> diallers_;
+    std::map<proto::PublicKey, asio::ip::tcp::endpoint> sightings_; // latest LAN address per key
+    core::Event links_changed_;
+};
+
+// "host:port", "[v6]:port"; throws std::invalid_argument.
+std::pair<std::string, std::uint16_t> split_host_port(std::string_view text);
+
+} // namespace earshot::peers

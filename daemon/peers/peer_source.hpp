@@ -1,0 +1,33 @@
+// A linked peer as a resolver source: the query goes over the link, each
+// Results frame becomes a batch in the same qid, and the pipeline's stop
+// (cancel, budget) becomes a Cancel on the wire.
+#pragma once
+
+#include "daemon/peers/link.hpp"
+#include "resolver/pipeline.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace earshot::peers {
+
+class PeerSource final : public resolver::Source {
+public:
+    // Translates a peer's entry into a result of ours: the recording id (the
+    // peer's ids mean nothing here) and anything else the daemon wants to
+    // remember about remote content (size and type, for streaming it later).
+    using Adopt = std::function<void(const proto::ResultEntry&, resolver::Result&)>;
+
+    PeerSource(std::weak_ptr<Link> link, std::string name, Adopt adopt)
+        : link_(std::move(link)), name_(std::move(name)), adopt_(std::move(adopt)) {}
+    std::string name() const override { return name_; }
+    awaitable<void> resolve(resolver::Query q, resolver::Emit emit, std::stop_token stop) override;
+
+private:
+    std::weak_ptr<Link> link_;
+    std::string name_;
+    Adopt adopt_;
+};
+
+} // namespace earshot::peers

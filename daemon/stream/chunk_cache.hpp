@@ -1,0 +1,126 @@
+// Verified chunks of remote content, kept on disk so replay and seeking
+// back cost nothing, bounded by size with least-recently-used eviction;
+// pinned content is kept whole, never evicted and outside the bound.
+//
+// Layout: DIR/<content hex>/ holds
+//   data      a sparse file, chunk i at i * 64 KiB, written with pwrite;
+//   leaves    the content size + verified leaf layer (written once, atomically);
+//   used      one u64 last-use stamp per chunk, updated in place (8 bytes a use);
+//   pin.json  for pinned content: {"size", "meta"} (replaced atomically).
+// Which chunks are present is read back from the data file's extents
+// (SEEK_DATA/SEEK_HOLE) and eviction punches holes, so there is no presence
+// bitmap to keep consistent with the bytes, nothing is rewritten per chunk,
+// and evicted space really returns to the filesystem.
+//
+// Crash safety: every chunk is verified against its leaf on each get(), so
+// bookkeeping that a crash left stale can only cost a refetch, never hand a
+// player wrong bytes: a chunk half-written at the moment of a kill -9 looks
+// present after a restart, fails verification on its first get() and is
+// dropped; a lost `used` stamp (power loss) only makes that chunk look old,
+// i.e. changes which chunk is evicted first. The leaf layer itself is checked
+// against the content id (proto::root_from_leaves) when it is read back.
+#pragma once
+
+#include "proto/bytes.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace earshot::stream {
+
+struct CacheOptions {
+    // Bound for UNPINNED chunk bytes. The chunk used last is never evicted,
+    // so a bound below one chunk (e.g. 0) still lets a just-fetched chunk be
+    // read back once; at most that one chunk exceeds the bound.
+    std::uint64_t max_bytes = 2ull << 30;
+};
+
+struct PinInfo {
+    proto::Hash content{};
+    std::uint64_t size = 0;
+    std::uint64_t chunks_held = 0;
+    std::uint64_t chunks_total = 0;
+    nlohmann::json meta;
+    bool complete() const { return chunks_held == chunks_total; }
+};
+
+class ChunkCache {
+public:
+    // Creates dir (0700) and reads back what an earlier run left there:
+    // layers, chunks (by the data files' extents), pins and LRU order.
+    // Unpinned content of which no chunk is left is removed.
+    ChunkCache(std::filesystem::path dir, CacheOptions options);
+    ~ChunkCache();
+    ChunkCache(const ChunkCache&) = delete;
+    ChunkCache& operator=(const ChunkCache&) = delete;
+
+    // The size and complete leaf layer of a content, already verified by the
+    // caller against its id. Needed before any chunk of it is put. A layer
+    // already known is kept (the id fixes it); throws std::invalid_argument
+    // if the number of leaves does not fit the size.
+    void put_leaves(const proto::Hash& content, std::uint64_t size, std::span<const proto::Hash> leaves);
+    std::optional<std::pair<std::uint64_t, std::vector<proto::Hash>>> leaves(const proto::Hash& content) const;
+
+    // Stores a chunk. Throws std::invalid_argument without a layer for the
+    // content, for an index past the end, or for bytes that do not match
+    // their leaf or length (checked again here: the cache only ever holds
+    // verified bytes). A full disk loses the cache entry (logged), not the call.
+    void put(const proto::Hash& content, std::uint64_t chunk, proto::ByteView data);
+    // The chunk, verified again against its leaf; nullopt if missing, and
+    // nullopt + dropped if the bytes on disk went bad. Counts as a use.
+    std::optional<proto::Bytes> get(const proto::Hash& content, std::uint64_t chunk);
+    // Whether the chunk is believed present (not re-verified: get() does that).
+    bool has(const proto::Hash& content, std::uint64_t chunk) const;
+
+    // Pins keep every chunk of the content past eviction and outside the
+    // bound; meta is the caller's free JSON, kept with the pin. Pinning needs
+    // no layer yet, and keeps chunks already cached. When the layer is known
+    // its size (verified) wins over `size`. Pinning again replaces meta.
+    void pin(const proto::Hash& content, std::uint64_t size, nlohmann::json meta);
+    // Turns the content's chunks into ordinary LRU entries, in the order of
+    // their last use; false if it was not pinned.
+    bool unpin(const proto::Hash& content);
+    bool pinned(const proto::Hash& content) const;
+    std::vector<PinInfo> pins() const;
+
+    std::uint64_t unpinned_bytes() const;
+    std::uint64_t pinned_bytes() const;
+
+private:
+    struct Entry;
+    // (last-use stamp, content, chunk): the set's first element is the least
+    // recently used unpinned chunk.
+    using LruKey = std::tuple<std::uint64_t, proto::Hash, std::uint64_t>;
+
+    Entry* find(const proto::Hash& content) const;
+    Entry& entry(const proto::Hash& content);
+    void load(const std::filesystem::path& sub, const proto::Hash& id);
+    void adopt_layer(Entry& e, std::uint64_t size, std::vector<proto::Hash> leaves);
+    void scan_extents(Entry& e);
+    void account(const proto::Hash& content, Entry& e, std::int64_t sign);
+    void touch(const proto::Hash& content, Entry& e, std::uint64_t chunk);
+    void forget(const proto::Hash& content, Entry& e, std::uint64_t chunk);
+    void evict(const proto::Hash* keep_content, std::uint64_t keep_chunk);
+    void save_pin(const Entry& e) const;
+
+    std::filesystem::path dir_;
+    CacheOptions options_;
+    mutable std::mutex mutex_;
+    std::map<proto::Hash, std::unique_ptr<Entry>> entries_;
+    std::set<LruKey> lru_;
+    std::uint64_t next_stamp_ = 1;
+    std::uint64_t unpinned_bytes_ = 0, pinned_bytes_ = 0;
+};
+
+} // namespace earshot::stream

@@ -1,0 +1,93 @@
+// Fetching one content id from every linked peer that holds it, and serving
+// nothing that is not verified. The leaf layer comes from the first peer
+// that answers and is checked against the content id; every chunk is then
+// checked against its leaf before it enters the cache, and only the cache
+// feeds readers. A peer whose chunk or layer fails is penalised: it gets
+// nothing more to do for this content, and its chunks are fetched from the
+// others. When no linked peer can supply a chunk the read fails, so a
+// player sees an error, never wrong bytes.
+//
+// Read-ahead: a reader asking for chunk i makes the swarm request the
+// window i..i+w. w starts at 512 KiB and doubles (to 16 MiB) each time a
+// reader had to wait, so a slow or distant link gets a deeper pipeline and a
+// fast one stays shallow. Requests are spread over sources, fewest
+// outstanding first; a seek simply starts a new window where it lands.
+#pragma once
+
+#include "daemon/core/event.hpp"
+#include "daemon/http/backend.hpp"
+#include "daemon/peers/manager.hpp"
+#include "daemon/stream/chunk_cache.hpp"
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+namespace earshot::stream {
+
+class Swarm : public std::enable_shared_from_this<Swarm> {
+public:
+    Swarm(asio::any_io_executor ex, peers::PeerManager& peers, ChunkCache& cache, proto::Hash id);
+
+    const proto::Hash& id() const { return id_; }
+    // The size, once known (from the cache or the first peer's leaf layer).
+    std::optional<std::uint64_t> size() const;
+    // Learns the size and leaf layer (from the cache or a peer) if not known
+    // yet; throws std::runtime_error if no peer can supply it in time.
+    awaitable<std::uint64_t> open();
+    // A verified chunk, fetching it (and the window after it) if needed.
+    // Throws std::runtime_error when no source can supply a verified copy.
+    awaitable<proto::Bytes> chunk(std::uint64_t index);
+    // Requests every chunk not held (pins). Returns when all are cached, or
+    // throws like chunk().
+    awaitable<void> fetch_all(std::function<void(std::uint64_t done, std::uint64_t total)> progress);
+
+    // How long a read waits for a source to (re)appear before it fails.
+    static constexpr std::chrono::seconds source_wait{20};
+
+private:
+    struct SourceState {
+        std::size_t in_flight = 0;
+        bool lacks = false;    // said it does not hold the content
+        bool bad = false;      // sent bytes that failed verification
+        std::uint64_t chunks = 0;
+    };
+
+    void pump(std::uint64_t from, std::uint64_t count);
+    std::shared_ptr<peers::Link> pick_source();
+    awaitable<void> fetch_run(std::shared_ptr<peers::Link> link, std::uint64_t first, std::uint32_t count);
+    bool accept_leaves(const std::shared_ptr<peers::Link>& link);
+    bool any_source_possible() const;
+    [[noreturn]] void fail(std::uint64_t index) const;
+
+    asio::any_io_executor ex_;
+    peers::PeerManager& peers_;
+    ChunkCache& cache_;
+    proto::Hash id_;
+    std::optional<std::uint64_t> size_;
+    std::shared_ptr<const peers::LeafLayer> leaves_;
+    std::map<proto::PublicKey, SourceState> sources_;
+    std::set<std::uint64_t> in_flight_;
+    std::uint64_t window_ = 8;
+    std::string last_error_;
+    core::Event progress_;
+};
+
+// The bytes of a remote sid for the HTTP layer.
+class RemoteStream final : public http::ByteSource {
+public:
+    RemoteStream(std::shared_ptr<Swarm> swarm, std::uint64_t size, std::string mimetype)
+        : swarm_(std::move(swarm)), size_(size), mimetype_(std::move(mimetype)) {}
+    std::uint64_t size() const override { return size_; }
+    std::string mimetype() const override { return mimetype_; }
+    awaitable<std::size_t> read(std::uint64_t offset, std::span<std::uint8_t> out) override;
+
+private:
+    std::shared_ptr<Swarm> swarm_;
+    std::uint64_t size_;
+    std::string mimetype_;
+};
+
+} // namespace earshot::stream

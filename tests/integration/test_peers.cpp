@@ -1,0 +1,375 @@
+// Own devices and friends, end to end: real earshotd processes on loopback,
+// each with its own data folder and library, linked over the encrypted peer
+// protocol. Nothing here is mocked.
+#define BOOST_TEST_MODULE peers
+#include <boost/test/unit_test.hpp>
+
+#include "tests/support/audio.hpp"
+#include "tests/support/daemon.hpp"
+#include "tests/support/temp_dir.hpp"
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <optional>
+#include <thread>
+
+using namespace earshot;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+template <class Pred>
+bool eventually(Pred pred, std::chrono::seconds timeout = 30s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(100ms);
+    }
+    return pred();
+}
+
+std::string read_file(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::string peer_id(test::Daemon& d) { return d.status()["peer_id"].get<std::string>(); }
+
+void pair(test::Daemon& from, test::Daemon& to, const std::string& role, const std::string& name,
+          const std::vector<std::string>& shared = {}) {
+    std::vector<std::pair<std::string, std::string>> form{
+        {"peer_id", peer_id(to)}, {"role", role}, {"name", name}, {"address", to.peer_address()}};
+    for (const auto& f : shared) form.emplace_back("shared", f);
+    const auto r = from.api().post_form("/api/v1/peers", client::query_string(form));
+    BOOST_TEST_REQUIRE(r.ok(), r.body);
+}
+
+bool online(test::Daemon& d, const std::string& name) {
+    const auto body = d.api().get_json("/api/v1/peers");
+    for (const auto& p : body["peers"])
+        if (p["name"] == name) return p["online"].get<bool>();
+    return false;
+}
+
+json search(test::Daemon& d, const std::string& artist, const std::string& track) {
+    return d.api().get_json("/api/v1/search?" +
+                            client::query_string({{"artist", artist}, {"track", track}, {"timeout", "5000"}}));
+}
+
+// The result for these exact bytes, if the search found them.
+std::optional<json> result_for(const json& body, const std::string& sid) {
+    for (const auto& r : body["results"])
+        if (r["sid"] == sid) return r;
+    return std::nullopt;
+}
+
+std::string sid_of_file(test::Daemon& d, const std::string& artist, const std::string& track) {
+    const auto body = search(d, artist, track);
+    for (const auto& r : body["results"])
+        if (r["score"].get<double>() >= 0.99 && r["source"] == d.status()["name"]) return r["sid"];
+    return {};
+}
+
+std::vector<std::string> sources_of(const json& r) {
+    std::vector<std::string> out;
+    for (const auto& s : r["sources"]) out.push_back(s.get<std::string>());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+// Three machines: the user's laptop and home server (own devices), and a
+// friend, who is paired with the server (sharing only its "shared" folder
+// with them) and with the laptop.
+struct Cluster {
+    test::TempDir tmp{"earshot-peers"};
+    fs::path server_lib = tmp / "server-music", friend_lib = tmp / "friend-music", laptop_lib = tmp / "laptop-music";
+    fs::path glass, hidden, solo, long_track;
+    std::optional<test::Daemon> server, laptop, friend_;
+
+    Cluster() {
+        for (const auto& d : {server_lib / "shared", server_lib / "private", friend_lib, laptop_lib})
+            fs::create_directories(d);
+        glass = server_lib / "shared" / "glass.flac";
+        test::make_audio(glass, {.artist = "Aurora Lane", .title = "Glass Harbor", .album = "Tides", .seed = 3, .seconds = 12});
+        // The friend holds the very same bytes.
+        fs::copy_file(glass, friend_lib / "glass-copy.flac");
+        hidden = server_lib / "private" / "hidden.mp3";
+        test::make_audio(hidden, {.artist = "Secret Band", .title = "Hidden Track", .seed = 4, .seconds = 6});
+        solo = server_lib / "shared" / "solo.mp3";
+        test::make_audio(solo, {.artist = "Only Server", .title = "Solo Piece", .seed = 5, .seconds = 10});
+        long_track = server_lib / "shared" / "long.flac";
+        test::make_audio(long_track, {.artist = "Marathon", .title = "Long Song", .seed = 6, .seconds = 90});
+        fs::copy_file(long_track, friend_lib / "long-copy.flac");
+        test::make_audio(friend_lib / "own.ogg", {.artist = "Friend Artist", .title = "Friend Song", .seed = 7, .seconds = 6});
+        test::make_audio(laptop_lib / "home.mp3", {.artist = "Local Band", .title = "Home Song", .seed = 8, .seconds = 6});
+
+        server.emplace(tmp / "server", std::vector<std::string>{"--library", server_lib.string(), "--name", "server"});
+        friend_.emplace(tmp / "friend", std::vector<std::string>{"--library", friend_lib.string(), "--name", "friend"});
+        laptop.emplace(tmp / "laptop", std::vector<std::string>{"--library", laptop_lib.string(), "--name", "laptop"});
+        for (auto* d : {&*server, &*friend_, &*laptop}) d->wait_scan_idle();
+    }
+
+    void pair_all() {
+        pair(*laptop, *server, "device", "server");
+        pair(*server, *laptop, "device", "laptop");
+        pair(*server, *friend_, "friend", "friend", {(server_lib / "shared").string()});
+        pair(*friend_, *server, "friend", "server");
+        pair(*laptop, *friend_, "friend", "friend");
+        pair(*friend_, *laptop, "friend", "laptop");
+        BOOST_TEST_REQUIRE(eventually([&] {
+            return online(*laptop, "server") && online(*laptop, "friend") && online(*server, "friend") &&
+                   online(*friend_, "server") && online(*friend_, "laptop") && online(*server, "laptop");
+        }));
+    }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_link_needs_both_sides_to_pair) {
+    Cluster c;
+    pair(*c.laptop, *c.server, "device", "server");
+    // The server has not added the laptop: its handshake refuses it, and the
+    // laptop learns nothing from the server.
+    std::this_thread::sleep_for(3s);
+    BOOST_TEST(!online(*c.laptop, "server"));
+    BOOST_TEST(search(*c.laptop, "Aurora Lane", "Glass Harbor")["results"].empty());
+    BOOST_TEST(c.server->process().log_text().find("is not paired") != std::string::npos);
+
+    pair(*c.server, *c.laptop, "device", "laptop");
+    BOOST_TEST(eventually([&] { return online(*c.laptop, "server") && online(*c.server, "laptop"); }));
+    const auto peers = c.laptop->api().get_json("/api/v1/peers")["peers"];
+    BOOST_TEST_REQUIRE(peers.size() == 1u);
+    BOOST_TEST(peers[0]["role"] == "device");
+    BOOST_TEST(eventually([&] {
+        return c.laptop->api().get_json("/api/v1/peers")["peers"][0]["latency_ms"].is_number();
+    }, 15s));
+
+    // CLI: list shows it online; removing drops the link on both ends.
+    auto out = test::run_program({test::earshot_cli_path(), "--api", c.laptop->url(), "device", "list"});
+    BOOST_TEST(out.exit_code == 0);
+    BOOST_TEST(out.out.find("online") != std::string::npos);
+    out = test::run_program({test::earshot_cli_path(), "--api", c.laptop->url(), "device", "remove", peer_id(*c.server)});
+    BOOST_TEST(out.exit_code == 0, out.err);
+    BOOST_TEST(eventually([&] { return !online(*c.server, "laptop"); }));
+    BOOST_TEST(c.laptop->api().get_json("/api/v1/peers")["peers"].empty());
+}
+
+BOOST_AUTO_TEST_CASE(bad_pairing_requests_are_refused_with_reasons) {
+    Cluster c;
+    auto add = [&](std::vector<std::pair<std::string, std::string>> form) {
+        return c.laptop->api().post_form("/api/v1/peers", client::query_string(form));
+    };
+    auto id = peer_id(*c.server);
+    id[3] = id[3] == 'A' ? 'B' : 'A'; // one typo
+    BOOST_TEST(add({{"peer_id", id}, {"role", "device"}}).status == 400u);
+    BOOST_TEST(add({{"peer_id", peer_id(*c.laptop)}, {"role", "device"}}).status == 400u);
+    BOOST_TEST(add({{"peer_id", peer_id(*c.server)}, {"role", "boss"}}).status == 400u);
+    BOOST_TEST(add({{"peer_id", peer_id(*c.server)}, {"role", "friend"}, {"shared", "/etc"}}).status == 400u);
+    BOOST_TEST(add({{"peer_id", peer_id(*c.server)}, {"role", "device"}, {"address", "nowhere"}}).status == 400u);
+    BOOST_TEST(c.laptop->api().get_json("/api/v1/peers")["peers"].empty());
+    // The roster is private.
+    pair(*c.laptop, *c.server, "device", "server");
+    struct stat st {};
+    BOOST_TEST_REQUIRE(::stat((c.tmp / "laptop" / "peers.json").c_str(), &st) == 0);
+    BOOST_TEST((st.st_mode & 077) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(queries_fan_out_and_one_recording_shows_every_source) {
+    Cluster c;
+    c.pair_all();
+    const auto sid = sid_of_file(*c.server, "Aurora Lane", "Glass Harbor");
+    BOOST_TEST_REQUIRE(!sid.empty());
+
+    // From the laptop: the server's and the friend's copies are one result
+    // (same bytes, same sid) with both sources.
+    const auto body = search(*c.laptop, "aurora lane", "glass harbour");
+    const auto r = result_for(body, sid);
+    BOOST_TEST_REQUIRE(r.has_value(), body.dump());
+    BOOST_TEST(r->at("score").get<double>() >= 0.9);
+    BOOST_TEST((sources_of(*r) == std::vector<std::string>{"friend", "server"}));
+    BOOST_TEST(!body["solved"].get<bool>()); // a typo is not a certain match...
+    BOOST_TEST(search(*c.laptop, "Aurora Lane", "Glass Harbor")["solved"].get<bool>()); // ...the exact names are
+
+    // Playdar's resolve/get_results sees the remote results in the same qid.
+    auto qid = c.laptop->api().get_json("/api/?" + client::query_string({{"method", "resolve"}, {"artist", "Friend Artist"},
+                                                                        {"track", "Friend Song"}}))["qid"].get<std::string>();
+    BOOST_TEST(eventually([&] {
+        const auto res = c.laptop->api().get_json("/api/?" + client::query_string({{"method", "get_results"}, {"qid", qid}}));
+        return !res["results"].empty() && res["results"][0]["source"] == "friend" && res["solved"].get<bool>();
+    }, 10s));
+
+    // Own devices see everything, the server's private folder included.
+    BOOST_TEST(!sid_of_file(*c.server, "Secret Band", "Hidden Track").empty());
+    const auto hidden = search(*c.laptop, "Secret Band", "Hidden Track");
+    BOOST_TEST_REQUIRE(!hidden["results"].empty());
+    BOOST_TEST(hidden["results"][0]["source"] == "server");
+}
+
+BOOST_AUTO_TEST_CASE(friends_see_only_what_is_shared_and_strangers_nothing) {
+    Cluster c;
+    c.pair_all();
+    const auto hidden_sid = sid_of_file(*c.server, "Secret Band", "Hidden Track");
+    const auto solo_sid = sid_of_file(*c.server, "Only Server", "Solo Piece");
+    BOOST_TEST_REQUIRE(!hidden_sid.empty());
+
+    // The friend finds the shared folder's tracks, not the private one's...
+    BOOST_TEST(result_for(search(*c.friend_, "Only Server", "Solo Piece"), solo_sid).has_value());
+    BOOST_TEST(!result_for(search(*c.friend_, "Secret Band", "Hidden Track"), hidden_sid).has_value());
+    // ...and cannot fetch it even knowing its sid.
+    BOOST_TEST(c.friend_->api().get("/sid/" + hidden_sid).status == 404u);
+    BOOST_TEST(c.friend_->api().get("/sid/" + solo_sid).body == read_file(c.solo));
+
+    // A stranger who pairs one-sidedly gets nothing: no link, no results, no bytes.
+    test::Daemon stranger(c.tmp / "stranger", {"--name", "stranger"});
+    pair(stranger, *c.server, "device", "server");
+    std::this_thread::sleep_for(3s);
+    BOOST_TEST(!online(stranger, "server"));
+    BOOST_TEST(search(stranger, "Only Server", "Solo Piece")["results"].empty());
+    BOOST_TEST(stranger.api().get("/sid/" + solo_sid).status == 404u);
+}
+
+BOOST_AUTO_TEST_CASE(remote_streams_are_byte_exact_with_range_and_seek) {
+    Cluster c;
+    c.pair_all();
+    const auto sid = sid_of_file(*c.server, "Only Server", "Solo Piece");
+    BOOST_TEST_REQUIRE(!sid.empty());
+    const auto original = read_file(c.solo);
+    // The laptop must have seen the result to know its type; a search does that.
+    BOOST_TEST(result_for(search(*c.laptop, "Only Server", "Solo Piece"), sid).has_value());
+
+    const auto whole = c.laptop->api().get("/sid/" + sid);
+    BOOST_TEST(whole.status == 200u);
+    BOOST_TEST(whole.header("Content-Type") == "audio/mpeg");
+    BOOST_TEST((whole.body == original));
+
+    const std::uint64_t from = 70'000, to = 140'000; // crosses a chunk boundary
+    const auto part = c.laptop->api().get("/sid/" + sid, {{"Range", "bytes=" + std::to_string(from) + "-" + std::to_string(to)}});
+    BOOST_TEST(part.status == 206u);
+    BOOST_TEST((part.body == original.substr(from, to - from + 1)));
+    const auto tail = c.laptop->api().get("/sid/" + sid, {{"Range", "bytes=-1000"}});
+    BOOST_TEST((tail.body == original.substr(original.size() - 1000)));
+
+    // A real player's view: ffmpeg decodes the whole remote stream, seeking in it.
+    const auto url = c.laptop->url() + "/sid/" + sid;
+    auto decode = test::run_program({"ffmpeg", "-v", "error", "-nostdin", "-ss", "5", "-i", url, "-f", "null", "-"});
+    BOOST_TEST(decode.exit_code == 0, decode.err);
+    BOOST_TEST(decode.err.empty(), decode.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_bit_rotted_copy_is_never_served_and_gets_reindexed) {
+    Cluster c;
+    c.pair_all();
+    const auto glass_sid = sid_of_file(*c.server, "Aurora Lane", "Glass Harbor");
+    const auto solo_sid = sid_of_file(*c.server, "Only Server", "Solo Piece");
+    const auto glass = read_file(c.glass), solo = read_file(c.solo);
+
+    // Flip bytes in the middle of the server's copies, size and mtime kept.
+    for (const auto& f : {c.glass, c.solo}) {
+        struct stat st {};
+        BOOST_TEST_REQUIRE(::stat(f.c_str(), &st) == 0);
+        {
+            std::fstream io(f, std::ios::in | std::ios::out | std::ios::binary);
+            io.seekp(static_cast<std::streamoff>(fs::file_size(f) / 2));
+            io.write("\xde\xad\xbe\xef", 4);
+        }
+        const timespec times[2] = {st.st_atim, st.st_mtim};
+        BOOST_TEST_REQUIRE(::utimensat(AT_FDCWD, f.c_str(), times, 0) == 0);
+    }
+    BOOST_TEST(result_for(search(*c.laptop, "Aurora Lane", "Glass Harbor"), glass_sid).has_value());
+    BOOST_TEST(result_for(search(*c.laptop, "Only Server", "Solo Piece"), solo_sid).has_value());
+
+    // The friend's good copy makes up for the server's bad one: exact bytes.
+    const auto got = c.laptop->api().get("/sid/" + glass_sid);
+    BOOST_TEST((got.body == glass));
+
+    // No good copy left: the stream stops short instead of carrying wrong
+    // bytes; whatever arrived is a prefix of the true content.
+    std::optional<client::Response> broken;
+    try {
+        broken = c.laptop->api().get("/sid/" + solo_sid);
+    } catch (const std::exception&) {
+        // the connection was cut mid-body: exactly what a player should see
+    }
+    if (broken) {
+        BOOST_TEST((broken->status != 200u || broken->body.size() < solo.size()));
+        BOOST_TEST((solo.compare(0, broken->body.size(), broken->body) == 0));
+    }
+
+    // The server noticed and re-indexed its changed files: new content ids.
+    BOOST_TEST(eventually([&] {
+        const auto s = sid_of_file(*c.server, "Only Server", "Solo Piece");
+        return !s.empty() && s != solo_sid;
+    }));
+}
+
+BOOST_AUTO_TEST_CASE(a_peer_killed_mid_stream_is_replaced_by_another_source) {
+    Cluster c;
+    c.pair_all();
+    const auto sid = sid_of_file(*c.server, "Marathon", "Long Song");
+    const auto original = read_file(c.long_track);
+    BOOST_TEST_REQUIRE(result_for(search(*c.laptop, "Marathon", "Long Song"), sid).has_value());
+    BOOST_TEST_REQUIRE(original.size() > 2'000'000u);
+
+    // A slow reader (curl at 1 MB/s) keeps the stream open while the server dies.
+    const auto out = c.tmp / "long.out";
+    test::Process curl("curl", {"-s", "--limit-rate", "1M", "-o", out.string(), c.laptop->url() + "/sid/" + sid},
+                       c.tmp / "curl.log");
+    BOOST_TEST_REQUIRE(eventually([&] { return fs::exists(out) && fs::file_size(out) > 200'000; }, 20s));
+    c.server->process().kill9();
+    BOOST_TEST(curl.wait(60s) == 0);
+    BOOST_TEST((read_file(out) == original));
+}
+
+BOOST_AUTO_TEST_CASE(cache_and_pins_play_with_every_peer_offline) {
+    Cluster c;
+    c.pair_all();
+    const auto glass_sid = sid_of_file(*c.server, "Aurora Lane", "Glass Harbor");
+    const auto solo_sid = sid_of_file(*c.server, "Only Server", "Solo Piece");
+    const auto glass = read_file(c.glass), solo = read_file(c.solo);
+    BOOST_TEST_REQUIRE(result_for(search(*c.laptop, "Only Server", "Solo Piece"), solo_sid).has_value());
+
+    // Pinned by query through the CLI; streamed once (cached) for the other.
+    auto out = test::run_program({test::earshot_cli_path(), "--api", c.laptop->url(), "pin", "Aurora Lane - Glass Harbor"});
+    BOOST_TEST(out.exit_code == 0, out.err);
+    BOOST_TEST(eventually([&] {
+        const auto body = c.laptop->api().get_json("/api/v1/pins");
+        for (const auto& p : body["pins"])
+            if (p["sid"] == glass_sid) return p["complete"].get<bool>();
+        return false;
+    }));
+    BOOST_TEST((c.laptop->api().get("/sid/" + solo_sid).body == solo));
+
+    c.server->stop();
+    c.friend_->stop();
+    BOOST_TEST(eventually([&] { return !online(*c.laptop, "server") && !online(*c.laptop, "friend"); }));
+    BOOST_TEST((c.laptop->api().get("/sid/" + glass_sid).body == glass));
+    BOOST_TEST((c.laptop->api().get("/sid/" + solo_sid, {{"Range", "bytes=1000-"}}).body == solo.substr(1000)));
+
+    out = test::run_program({test::earshot_cli_path(), "--api", c.laptop->url(), "pins"});
+    BOOST_TEST(out.out.find("complete") != std::string::npos, out.out);
+
+    // Pins survive a restart of the laptop's daemon, still with nobody online.
+    c.laptop->stop();
+    c.laptop.emplace(c.tmp / "laptop", std::vector<std::string>{"--library", c.laptop_lib.string(), "--name", "laptop"});
+    BOOST_TEST((c.laptop->api().get("/sid/" + glass_sid).body == glass));
+    out = test::run_program({test::earshot_cli_path(), "--api", c.laptop->url(), "unpin", glass_sid});
+    BOOST_TEST(out.exit_code == 0, out.err);
+    BOOST_TEST(c.laptop->api().get_json("/api/v1/pins")["pins"].empty());
+}
+
+BOOST_AUTO_TEST_CASE(paired_devices_on_one_lan_find_each_other_without_addresses) {
+    test::TempDir tmp{"earshot-lan"};
+    // A private announcement port, so other daemons on this machine stay out of it.
+    const auto group_port = std::to_string(test::free_port());
+    test::Daemon a(tmp / "a", {"--name", "desk", "--discovery-port", group_port});
+    test::Daemon b(tmp / "b", {"--name", "den", "--discovery-port", group_port});
+    for (auto [from, to, name] : {std::tuple{&a, &b, "den"}, std::tuple{&b, &a, "desk"}}) {
+        const auto r = from->api().post_form(
+            "/api/v1/peers", client::query_string({{"peer_id", peer_id(*to)}, {"role", "device"}, {"name", name}}));
+        BOOST_TEST_REQUIRE(r.ok(), r.body);
+    }
+    BOOST_TEST(eventually([&] { return online(a, "den") && online(b, "desk"); }));
+}
