@@ -151,7 +151,13 @@ App::App(asio::io_context& io, Config config)
     if (!config_.oneshot) server_ = std::make_unique<http::Server>(io_, *this, http_options);
 
     stream::CacheOptions cache_options;
-    cache_options.max_bytes = config_.cache_mb << 20;
+    // The read-ahead window of a stream reaches 16 MiB; a smaller cache
+    // would evict chunks before the player reads them.
+    constexpr std::uint64_t min_cache_mb = 32;
+    if (config_.cache_mb < min_cache_mb)
+        spdlog::warn("--cache-size {} MiB is below the {} MiB a stream needs; using {} MiB", config_.cache_mb,
+                     min_cache_mb, min_cache_mb);
+    cache_options.max_bytes = std::max(config_.cache_mb, min_cache_mb) << 20;
     cache_ = std::make_unique<stream::ChunkCache>(config_.data_dir / "cache", cache_options);
     if (!config_.oneshot) {
         peers::ManagerOptions peer_options;
