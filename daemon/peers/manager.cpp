@@ -137,6 +137,13 @@ awaitable<void> PeerManager::accept_loop() {
             spdlog::warn("peer port: accept failed: {}", ec.message());
             continue;
         }
+        // Handshakes cost CPU and wait up to handshake_timeout: a flood of
+        // connections from strangers must not pile them up without bound.
+        constexpr std::size_t max_handshakes = 64;
+        if (*handshaking_ >= max_handshakes) {
+            spdlog::warn("peer port: {} handshakes in progress; dropping a new connection", *handshaking_);
+            continue; // the socket closes as it goes out of scope
+        }
         asio::co_spawn(io_, handle_inbound(std::move(socket)), asio::detached);
     }
 }
@@ -146,12 +153,22 @@ awaitable<void> PeerManager::handle_inbound(tcp::socket socket) {
     const auto from = socket.remote_endpoint(ec);
     const auto address = ec ? std::string("?") : to_string(from);
     std::unique_ptr<Channel> channel;
-    try {
-        channel = co_await Channel::accept(std::move(socket), me_, [this](const proto::PublicKey& k) { return accept_peer(k); },
-                                           options_.handshake_timeout);
-    } catch (const ChannelError& e) {
-        spdlog::info("inbound connection from {} refused: {}", address, e.what());
-        co_return;
+    {
+        // Shared, not a member reference: the frame may be destroyed with the
+        // io_context after the manager is gone.
+        struct Done {
+            std::shared_ptr<std::size_t> n;
+            ~Done() { --*n; }
+        } done{handshaking_};
+        ++*handshaking_;
+        try {
+            channel = co_await Channel::accept(
+                std::move(socket), me_, [this](const proto::PublicKey& k) { return accept_peer(k); },
+                options_.handshake_timeout);
+        } catch (const ChannelError& e) {
+            spdlog::info("inbound connection from {} refused: {}", address, e.what());
+            co_return;
+        }
     }
     auto rec = roster_.find(channel->remote_identity());
     if (!rec || !running_) co_return; // unpaired during the handshake

@@ -82,6 +82,7 @@ private:
     ManagerOptions options_;
     asio::ip::tcp::acceptor acceptor_;
     bool running_ = false;
+    std::shared_ptr<std::size_t> handshaking_ = std::make_shared<std::size_t>(0); // inbound handshakes in progress
     std::map<proto::PublicKey, std::shared_ptr<Link>> links_; // at most one per peer, ready or not
     std::map<proto::PublicKey, std::shared_ptr<Dialler>> diallers_;
     std::map<proto::PublicKey, asio::ip::tcp::endpoint> sightings_; // latest LAN address per key

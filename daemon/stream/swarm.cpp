@@ -107,14 +107,15 @@ awaitable<void> Swarm::fetch_run(std::shared_ptr<peers::Link> link, std::uint64_
                 rejected = i;
                 return;
             }
-            const auto& leaves = leaves_->leaves;
-            const std::uint64_t expected =
-                i + 1 < leaves.size() ? proto::chunk_size : leaves_->size - i * proto::chunk_size;
-            if (i >= leaves.size() || data.size() != expected || proto::leaf_hash(data) != leaves[i]) {
+            // The cache checks length and leaf before it stores a byte: one
+            // hash per chunk, and a refusal there blames this peer.
+            try {
+                cache_.put(id_, i, data);
+            } catch (const std::invalid_argument&) {
                 rejected = i;
                 return;
             }
-            cache_.put(id_, i, data);
+            remember_fresh(i, std::move(data));
             in_flight_.erase(i);
             ++sources_[key].chunks;
             progress_.notify();
@@ -138,6 +139,13 @@ awaitable<void> Swarm::fetch_run(std::shared_ptr<peers::Link> link, std::uint64_
     progress_.notify();
 }
 
+void Swarm::remember_fresh(std::uint64_t index, proto::Bytes data) {
+    // Bounded by the read-ahead window; what falls out is read back from the
+    // cache (and verified again) if a reader still wants it.
+    while (fresh_.size() >= max_window) fresh_.erase(fresh_.begin());
+    fresh_.emplace(index, std::move(data));
+}
+
 void Swarm::fail(std::uint64_t index) const {
     throw std::runtime_error("chunk " + std::to_string(index) + " of " + short_hex(id_) +
                              " is not available from any peer" + (last_error_.empty() ? "" : " (" + last_error_ + ")"));
@@ -150,6 +158,15 @@ awaitable<proto::Bytes> Swarm::chunk(std::uint64_t index) {
     for (;;) {
         if (leaves_) {
             if (index >= leaves_->leaves.size()) throw std::out_of_range("chunk index past the end");
+            if (auto fresh = fresh_.find(index); fresh != fresh_.end()) {
+                // Verified moments ago on its way into the cache: no need to
+                // read it back and hash it again.
+                auto bytes = std::move(fresh->second);
+                fresh_.erase(fresh);
+                if (waited) window_ = std::min(window_ * 2, max_window);
+                pump(index + 1, window_);
+                co_return bytes;
+            }
             if (auto bytes = cache_.get(id_, index)) {
                 if (waited) window_ = std::min(window_ * 2, max_window);
                 pump(index + 1, window_);

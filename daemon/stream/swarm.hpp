@@ -60,6 +60,7 @@ private:
     awaitable<void> fetch_run(std::shared_ptr<peers::Link> link, std::uint64_t first, std::uint32_t count);
     bool accept_leaves(const std::shared_ptr<peers::Link>& link);
     bool any_source_possible() const;
+    void remember_fresh(std::uint64_t index, proto::Bytes data);
     [[noreturn]] void fail(std::uint64_t index) const;
 
     asio::any_io_executor ex_;
@@ -70,6 +71,9 @@ private:
     std::shared_ptr<const peers::LeafLayer> leaves_;
     std::map<proto::PublicKey, SourceState> sources_;
     std::set<std::uint64_t> in_flight_;
+    // Chunks fetched and verified but not read yet, so a sequential reader
+    // gets them without a disk round trip and a second hash.
+    std::map<std::uint64_t, proto::Bytes> fresh_;
     std::uint64_t window_ = 8;
     std::string last_error_;
     core::Event progress_;
