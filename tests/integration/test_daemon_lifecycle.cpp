@@ -4,6 +4,7 @@
 
 #include "tests/support/audio.hpp"
 #include "tests/support/daemon.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <fstream>
@@ -17,16 +18,7 @@ using namespace std::chrono_literals;
 namespace {
 
 
-// Polls until pred() holds or the deadline passes; returns whether it held.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::seconds timeout = 30s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(100ms);
-    }
-    return pred();
-}
+using test::eventually;
 
 std::size_t hits(test::Daemon& d, const std::string& artist, const std::string& track) {
     auto r = d.api().get_json("/api/v1/search?" + client::query_string({{"artist", artist}, {"track", track}}));

@@ -6,6 +6,7 @@
 
 #include "tests/support/audio.hpp"
 #include "tests/support/daemon.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <sys/stat.h>
@@ -21,15 +22,7 @@ using nlohmann::json;
 
 namespace {
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::seconds timeout = 30s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(100ms);
-    }
-    return pred();
-}
+using test::eventually;
 
 std::string read_file(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
