@@ -1,12 +1,15 @@
-// Verified multi-source fetching against real links on loopback: an honest
-// peer (a PeerManager serving a file) and a lying one (a hand-written peer
-// that speaks the protocol but flips bytes in every chunk it sends). The
-// lying peer's leaf layer is genuine, so only per-chunk verification can
-// catch it; nothing it sends may reach the cache or a reader.
-#define BOOST_TEST_MODULE swarm
+// Links against peers that misbehave, on real loopback connections:
+//  - verified multi-source fetching with an honest peer (a PeerManager
+//    serving a file) and a lying one (a hand-written peer that speaks the
+//    protocol but flips bytes in every chunk it sends; its leaf layer is
+//    genuine, so only per-chunk verification can catch it);
+//  - a peer that never answers a query: the pipeline does not wait for it,
+//    and cancelling the query sends it a Cancel.
+#define BOOST_TEST_MODULE peer_links
 #include <boost/test/unit_test.hpp>
 
 #include "daemon/peers/manager.hpp"
+#include "daemon/peers/peer_source.hpp"
 #include "daemon/stream/swarm.hpp"
 #include "proto/content_id.hpp"
 #include "tests/support/seed.hpp"
@@ -61,6 +64,7 @@ struct Liar {
     const peers::Identity& me;
     const Content& c;
     std::size_t chunk_requests = 0;
+    std::size_t queries = 0, cancels = 0; // it never answers a query
 
     awaitable<void> serve_one() {
         auto socket = co_await acceptor.async_accept(use_awaitable);
@@ -71,6 +75,10 @@ struct Liar {
             if (auto* ping = std::get_if<proto::Ping>(&*m)) {
                 proto::Message pong = proto::Pong{ping->nonce};
                 co_await ch->send(pong);
+            } else if (std::holds_alternative<proto::Query>(*m)) {
+                ++queries;
+            } else if (std::holds_alternative<proto::Cancel>(*m)) {
+                ++cancels;
             } else if (auto* req = std::get_if<proto::ChunkRequest>(&*m)) {
                 ++chunk_requests;
                 for (auto& l : proto::split_leaves(req->request_id, c.tree.root, c.bytes.size(), c.tree.leaves)) {
@@ -203,4 +211,35 @@ BOOST_AUTO_TEST_CASE(with_only_a_lying_peer_reads_fail_and_nothing_is_cached) {
     BOOST_TEST(got.bytes.empty());
     for (std::uint64_t i = 0; i < proto::chunk_count(s.content.bytes.size()); ++i)
         BOOST_TEST(!s.cache.has(s.content.tree.root, i));
+}
+
+BOOST_AUTO_TEST_CASE(a_peer_that_never_answers_does_not_hold_up_results_and_gets_the_cancel) {
+    Setup s;
+    s.start(false);
+    // A local source with the answer, and the silent peer.
+    struct Local final : resolver::Source {
+        std::string name() const override { return "local"; }
+        awaitable<void> resolve(resolver::Query, resolver::Emit emit, std::stop_token) override {
+            resolver::Result r;
+            r.sid = "aa";
+            r.artist = "A";
+            r.track = "T";
+            r.source = "local";
+            r.score = 1.0;
+            emit({r});
+            co_return;
+        }
+    };
+    auto link = s.client->links().front();
+    resolver::Resolver resolver(s.io.get_executor(),
+                                {{std::make_shared<Local>(), 1.0, 1000ms},
+                                 {std::make_shared<peers::PeerSource>(link, "liar", nullptr), 1.0, 30000ms}});
+    const auto qid = resolver.start(resolver::Query{"A", "T", "", "", std::nullopt});
+    BOOST_TEST_REQUIRE(run_until(s.io, [&] { return s.liar.queries == 1u; }, 5s));
+    const auto snap = resolver.snapshot(qid);
+    BOOST_TEST_REQUIRE(snap.has_value());
+    BOOST_TEST(snap->solved);     // the local answer is there at once...
+    BOOST_TEST(!snap->finished);  // ...while the peer is still "thinking"
+    BOOST_TEST(resolver.cancel(qid));
+    BOOST_TEST(run_until(s.io, [&] { return s.liar.cancels == 1u; }, 5s));
 }
