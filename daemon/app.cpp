@@ -79,6 +79,10 @@ std::string recording_of(const index::Track& t) {
     return proto::to_hex(be);
 }
 
+std::string wire_recording_of(const index::Track& t) {
+    return t.tags.musicbrainz.recording.empty() ? recording_of(t) : "mb:" + t.tags.musicbrainz.recording;
+}
+
 resolver::Candidate candidate_of(const index::Track& t) {
     resolver::Candidate c;
     c.artists = t.tags.artists;
@@ -176,8 +180,10 @@ void App::start() {
     std::size_t n = 0;
     store_.read([&](const index::ReadTxn& r) {
         catalogue_.reserve(r.track_count());
+        std::lock_guard lock(mbid_mutex_);
         r.for_each_track([&](const index::Track& t) {
             catalogue_.upsert({t.id, candidate_of(t)});
+            if (!t.tags.musicbrainz.recording.empty()) recording_by_mbid_[t.tags.musicbrainz.recording] = recording_of(t);
             ++n;
         });
         return 0;
@@ -226,7 +232,13 @@ void App::stop() {
     if (server_) server_->stop();
 }
 
-void App::track_updated(const index::Track& t) { catalogue_.upsert({t.id, candidate_of(t)}); }
+void App::track_updated(const index::Track& t) {
+    catalogue_.upsert({t.id, candidate_of(t)});
+    if (!t.tags.musicbrainz.recording.empty()) {
+        std::lock_guard lock(mbid_mutex_);
+        recording_by_mbid_[t.tags.musicbrainz.recording] = recording_of(t);
+    }
+}
 void App::track_removed(index::TrackId id) { catalogue_.erase(id); }
 
 nlohmann::json App::status() const {
@@ -423,7 +435,17 @@ void App::link_up(const std::shared_ptr<peers::Link>& link) {
                 if (auto t = txn.track(id)) return recording_of(*t);
             return {};
         });
-        r.recording = !local.empty() ? local : proto::format_peer_id(key).substr(0, 7) + ":" + e.recording;
+        if (!local.empty()) {
+            r.recording = local;
+        } else if (e.recording.starts_with("mb:")) {
+            // A MusicBrainz id means the same recording on every peer; ours
+            // if we hold an encoding of it.
+            std::lock_guard lock(mbid_mutex_);
+            const auto mine = recording_by_mbid_.find(e.recording.substr(3));
+            r.recording = mine != recording_by_mbid_.end() ? mine->second : e.recording;
+        } else {
+            r.recording = proto::format_peer_id(key).substr(0, 7) + ":" + e.recording;
+        }
     };
     resolver_.remove_source(name);
     resolver_.add_source({std::make_shared<peers::PeerSource>(link, name, std::move(adopt)), 1.0,
@@ -460,7 +482,7 @@ std::vector<proto::ResultEntry> App::search(const peers::PeerRecord& who, const 
             e.bitrate_kbps = t->audio.bitrate_kbps;
             e.duration_ms = t->audio.duration_ms;
             e.score = std::clamp(m.score, 0.0, 1.0);
-            e.recording = recording_of(*t);
+            e.recording = wire_recording_of(*t);
             e.quality = t->quality();
             out.push_back(std::move(e));
         }

@@ -25,6 +25,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 
 namespace earshot::daemon {
@@ -103,6 +104,10 @@ private:
     std::deque<proto::Hash> remote_order_; // oldest first, to bound remote_
     std::map<proto::Hash, std::weak_ptr<stream::Swarm>> swarms_;
     std::set<proto::Hash> pin_jobs_;
+    // MusicBrainz recording id → our recording id, so a peer's encoding of a
+    // recording we hold joins ours. Written by the scanner's thread too.
+    mutable std::mutex mbid_mutex_;
+    std::map<std::string, std::string> recording_by_mbid_;
 };
 
 // The local library as a resolver source: an index lookup, then the track
@@ -124,5 +129,8 @@ private:
 resolver::Candidate candidate_of(const index::Track&);
 std::string sid_of(const index::Track&);
 std::string recording_of(const index::Track&);
+// The recording id sent to peers: "mb:<MusicBrainz recording id>" when the
+// file is tagged with one (the same on every peer), else our own id.
+std::string wire_recording_of(const index::Track&);
 
 } // namespace earshot::daemon

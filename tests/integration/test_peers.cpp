@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -47,9 +48,17 @@ bool online(test::Daemon& d, const std::string& name) {
     return false;
 }
 
+// The search's results once every source answered (a local exact match
+// solves the query before the peers' answers are in).
 json search(test::Daemon& d, const std::string& artist, const std::string& track) {
-    return d.api().get_json("/api/v1/search?" +
-                            client::query_string({{"artist", artist}, {"track", track}, {"timeout", "5000"}}));
+    auto body = d.api().get_json("/api/v1/search?" +
+                                 client::query_string({{"artist", artist}, {"track", track}, {"timeout", "5000"}}));
+    const auto qid = body["qid"].get<std::string>();
+    eventually([&] {
+        body = d.api().get_json("/api/v1/results/" + qid);
+        return body["finished"].get<bool>();
+    }, 10s);
+    return body;
 }
 
 // The result for these exact bytes, if the search found them.
@@ -97,6 +106,15 @@ struct Cluster {
         test::make_audio(long_track, {.artist = "Marathon", .title = "Long Song", .seed = 6, .seconds = 90});
         fs::copy_file(long_track, friend_lib / "long-copy.flac");
         test::make_audio(friend_lib / "own.ogg", {.artist = "Friend Artist", .title = "Friend Song", .seed = 7, .seconds = 6});
+        // One recording in three encodings on three machines, tagged with
+        // its MusicBrainz recording id (as Picard does).
+        const std::vector<std::string> mbid{"MUSICBRAINZ_TRACKID=0b9f7e0a-3a3c-4c5e-9d7e-5f1c2b3a4d5e"};
+        test::make_audio(server_lib / "shared" / "take.flac",
+                         {.artist = "Take Artist", .title = "Alternate Take", .extra_metadata = mbid, .seed = 9});
+        test::make_audio(friend_lib / "take.ogg",
+                         {.artist = "Take Artist", .title = "Alternate Take", .extra_metadata = mbid, .seed = 9});
+        test::make_audio(laptop_lib / "take.opus",
+                         {.artist = "Take Artist", .title = "Alternate Take", .extra_metadata = mbid, .seed = 9});
         test::make_audio(laptop_lib / "home.mp3", {.artist = "Local Band", .title = "Home Song", .seed = 8, .seconds = 6});
 
         server.emplace(tmp / "server", std::vector<std::string>{"--library", server_lib.string(), "--name", "server"});
@@ -199,6 +217,22 @@ BOOST_AUTO_TEST_CASE(queries_fan_out_and_one_recording_shows_every_source) {
     const auto hidden = search(*c.laptop, "Secret Band", "Hidden Track");
     BOOST_TEST_REQUIRE(!hidden["results"].empty());
     BOOST_TEST(hidden["results"][0]["source"] == "server");
+}
+
+BOOST_AUTO_TEST_CASE(encodings_of_one_recording_on_different_peers_share_its_recording_id) {
+    Cluster c;
+    c.pair_all();
+    const auto body = search(*c.laptop, "Take Artist", "Alternate Take");
+    std::map<std::string, std::string> recording_by_source;
+    for (const auto& r : body["results"])
+        if (r["score"].get<double>() >= 0.99) recording_by_source[r["source"].get<std::string>()] = r["recording"];
+    BOOST_TEST_REQUIRE(recording_by_source.size() == 3u, body.dump());
+    BOOST_TEST(recording_by_source["server"] == recording_by_source["laptop"]);
+    BOOST_TEST(recording_by_source["friend"] == recording_by_source["laptop"]);
+    // Tracks without a shared id keep the peer's own, apart from ours.
+    const auto home = search(*c.laptop, "Local Band", "Home Song")["results"][0]["recording"].get<std::string>();
+    const auto solo = search(*c.laptop, "Only Server", "Solo Piece")["results"][0]["recording"].get<std::string>();
+    BOOST_TEST(home != solo);
 }
 
 BOOST_AUTO_TEST_CASE(friends_see_only_what_is_shared_and_strangers_nothing) {
