@@ -1,5 +1,6 @@
 #include "daemon/peers/link.hpp"
 
+#include "daemon/core/file_io.hpp"
 #include "daemon/core/version.hpp"
 #include "proto/content_id.hpp"
 
@@ -27,28 +28,6 @@ constexpr std::size_t max_queued_serve_jobs = 32;
 
 std::string short_id(const proto::PublicKey& key) { return proto::format_peer_id(key).substr(0, 7); }
 
-// A file descriptor that closes itself.
-struct Fd {
-    int fd = -1;
-    explicit Fd(int f) : fd(f) {}
-    ~Fd() {
-        if (fd >= 0) ::close(fd);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-};
-
-// Reads exactly out.size() bytes at offset; false on a short file or error.
-bool pread_all(int fd, std::span<std::uint8_t> out, std::uint64_t offset) {
-    std::size_t done = 0;
-    while (done < out.size()) {
-        const auto n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        done += static_cast<std::size_t>(n);
-    }
-    return true;
-}
 
 } // namespace
 
@@ -282,11 +261,11 @@ awaitable<void> Link::serve(ServeJob job) {
         }
         leaves_sent_[req.content_id] = true;
     }
-    Fd fd(::open(job.content.path.c_str(), O_RDONLY | O_CLOEXEC));
+    core::Fd fd(job.content.path, O_RDONLY);
     const auto refuse = [&](std::string why) -> proto::Message {
         return proto::Error{proto::ErrorCode::unknown_content, req.request_id, std::move(why)};
     };
-    if (fd.fd < 0) {
+    if (!fd) {
         auto m = refuse("the file is gone");
         library_.content_changed(job.content.path);
         co_await channel_->send(m);
@@ -300,7 +279,7 @@ awaitable<void> Link::serve(ServeJob job) {
         // Every chunk is checked against the index before it leaves: a file
         // that rotted or was rewritten in place (mtime kept) is caught here,
         // reported, and rescanned, and the peer fetches elsewhere.
-        if (!pread_all(fd.fd, cd.data, offset) || proto::leaf_hash(cd.data) != leaves[i]) {
+        if (!core::read_at(fd.get(), cd.data, offset) || proto::leaf_hash(cd.data) != leaves[i]) {
             spdlog::warn("peer {}: chunk {} of {} no longer matches the index; not serving it, rescanning the file",
                          record_.name, i, job.content.path);
             library_.content_changed(job.content.path);

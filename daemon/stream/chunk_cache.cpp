@@ -1,5 +1,6 @@
 #include "daemon/stream/chunk_cache.hpp"
 
+#include "daemon/core/file_io.hpp"
 #include "daemon/core/private_file.hpp"
 #include "proto/content_id.hpp"
 
@@ -30,46 +31,11 @@ std::uint64_t chunk_length(std::uint64_t size, std::uint64_t chunk) {
 
 off_t chunk_offset(std::uint64_t chunk) { return static_cast<off_t>(chunk * proto::chunk_size); }
 
-// A file descriptor closed on scope exit. Files are opened per operation:
-// a cache that has seen thousands of contents must not hold thousands of
-// descriptors, and an open() is nothing next to hashing 64 KiB.
-class Fd {
-public:
-    Fd(const std::filesystem::path& p, int flags) : fd_(::open(p.c_str(), flags | O_CLOEXEC, 0600)) {}
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    explicit operator bool() const { return fd_ >= 0; }
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
-
-// Whole-buffer pread/pwrite; false on error or (for reads) end of file.
-bool read_at(int fd, std::span<std::uint8_t> out, off_t at) {
-    std::size_t done = 0;
-    while (done < out.size()) {
-        const auto n = ::pread(fd, out.data() + done, out.size() - done, at + static_cast<off_t>(done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        done += static_cast<std::size_t>(n);
-    }
-    return true;
-}
-
-bool write_at(int fd, proto::ByteView in, off_t at) {
-    std::size_t done = 0;
-    while (done < in.size()) {
-        const auto n = ::pwrite(fd, in.data() + done, in.size() - done, at + static_cast<off_t>(done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        done += static_cast<std::size_t>(n);
-    }
-    return true;
-}
+// Files are opened per operation: a cache that has seen thousands of
+// contents must not hold thousands of descriptors.
+using core::Fd;
+using core::read_at;
+using core::write_at;
 
 std::optional<proto::Bytes> read_file(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
