@@ -25,6 +25,12 @@ constexpr auto silence_limit = 45s;
 constexpr auto close_grace = 3s;
 // Chunk requests queued per link before we answer "overloaded".
 constexpr std::size_t max_queued_serve_jobs = 32;
+// Messages queued for a peer that does not read them: past this the link is
+// dropped rather than let a stalled peer grow our memory without bound.
+constexpr std::size_t max_queued_messages = 4096;
+// Largest content whose leaf layer we assemble (8 MiB of hashes): far above
+// any audio file, far below what a lying peer could make us hold.
+constexpr std::uint64_t max_content_size = 16ull << 30;
 
 std::string short_id(const proto::PublicKey& key) { return proto::format_peer_id(key).substr(0, 7); }
 
@@ -122,6 +128,11 @@ void Link::touch() {
 }
 
 void Link::enqueue(Outgoing item) {
+    if (closing_) return;
+    if (outgoing_.size() >= max_queued_messages) {
+        close("the peer is not reading what we send");
+        return;
+    }
     outgoing_.push_back(std::move(item));
     outgoing_ready_.notify();
 }
@@ -310,6 +321,7 @@ void Link::on_leaves(proto::Leaves l) {
     const bool asked = std::any_of(fetches_.begin(), fetches_.end(),
                                    [&](const auto& f) { return f.second->content == l.content_id; });
     if (!asked) return;
+    if (l.size > max_content_size) throw ChannelError("protocol error: a leaf layer for a content over 16 GiB");
     auto& a = assembling_[l.content_id];
     if (l.first_leaf == 0) a = LeafLayer{l.size, {}};
     if (l.size != a.size || l.first_leaf != a.leaves.size())
