@@ -271,9 +271,13 @@ awaitable<bool> PeerManager::run_link(std::unique_ptr<Channel> channel, PeerReco
     }
     links_[key] = link;
     bool was_up = false;
-    link->on_ready([this, link, &was_up] {
+    // A weak reference: the link owning a callback that owns the link would
+    // be a cycle that outlives an io_context torn down mid-link.
+    link->on_ready([this, weak = std::weak_ptr<Link>(link), &was_up] {
+        auto up = weak.lock();
+        if (!up) return;
         was_up = true;
-        if (on_link_up) on_link_up(link);
+        if (on_link_up) on_link_up(up);
         links_changed_.notify();
     });
     co_await link->run();
