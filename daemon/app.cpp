@@ -424,6 +424,7 @@ void App::remember_remote(const proto::ResultEntry& e) {
 }
 
 void App::link_up(const std::shared_ptr<peers::Link>& link) {
+    if (peers_->link(link->key()) != link) return; // replaced meanwhile: the current link is the source
     const auto name = source_name(link->record());
     const auto key = link->key();
     auto adopt = [this, key](const proto::ResultEntry& e, resolver::Result& r) {

@@ -152,7 +152,9 @@ awaitable<void> Link::read_loop() {
             spdlog::info("peer {} ({}, \"{}\", {}) linked via {}", record_.name, short_id(key()), hello_->name,
                          hello_->daemon_version, remote_address_);
             state_changed_.notify();
-            if (on_ready_) on_ready_();
+            // A link already being closed (say, replaced by a second one) is
+            // never announced as up, even if the peer's Hello still arrives.
+            if (on_ready_ && !closing_) on_ready_();
             continue;
         }
         handle(std::move(*m));
