@@ -8,8 +8,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 bash contrib/install-deps.sh
 
-echo "== release build (-Werror) =="
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEARSHOT_WERROR=ON >/dev/null
+echo "== Release build (-O3, -Werror) =="
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DEARSHOT_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs" --timeout 600
 

@@ -134,8 +134,8 @@ awaitable<void> LocalSource::resolve(resolver::Query q, resolver::Emit emit, std
 App::App(asio::io_context& io, Config config)
     : io_(io),
       config_(std::move(config)),
-      identity_((std::filesystem::create_directories(config_.data_dir),
-                 peers::Identity::load_or_create(config_.data_dir))),
+      lock_((std::filesystem::create_directories(config_.data_dir), config_.data_dir)),
+      identity_(peers::Identity::load_or_create(config_.data_dir)),
       store_(config_.data_dir / "index"),
       resolver_(io.get_executor(),
                 {resolver::SourceSpec{std::make_shared<LocalSource>(catalogue_, store_, config_.name), 1.0,
@@ -167,7 +167,7 @@ App::App(asio::io_context& io, Config config)
         peers::ManagerOptions peer_options;
         peer_options.listen = parse_endpoint("--listen", config_.listen);
         peer_options.name = config_.name;
-        peers_ = std::make_unique<peers::PeerManager>(io_, identity_, roster_, *this, peer_options);
+        peers_ = std::make_unique<peers::PeerManager>(io_, identity_, roster_, *this, blocking_, peer_options);
         peers_->on_link_up = [this](const std::shared_ptr<peers::Link>& l) { link_up(l); };
         peers_->on_link_down = [this](const std::shared_ptr<peers::Link>& l) { link_down(l); };
     }
@@ -365,12 +365,18 @@ std::optional<nlohmann::json> App::track_details(std::string_view sid) const {
 }
 
 awaitable<std::unique_ptr<http::ByteSource>> App::open_stream(std::string sid) {
-    if (auto t = playable_track(sid)) {
+    // The index read and stat() run on the pool: a hung mount answers late
+    // for its own files only.
+    auto find_local = [this, sid] { return playable_track(sid); };
+    const auto local = co_await blocking_.run(std::move(find_local));
+    if (local) {
+        std::unique_ptr<http::ByteSource> file;
         try {
-            co_return std::make_unique<stream::LocalFile>(t->path, t->mimetype);
+            file = co_await stream::LocalFile::open(blocking_, local->path, local->mimetype);
         } catch (const std::system_error& e) {
-            spdlog::warn("cannot open indexed file {}: {}", t->path, e.what());
+            spdlog::warn("cannot open indexed file {}: {}", local->path, e.what());
         }
+        if (file) co_return file;
     }
     // Not here (or not any more): a remote copy, verified chunk by chunk.
     const auto id = proto::hash_from_hex(sid);
@@ -398,7 +404,7 @@ std::shared_ptr<stream::Swarm> App::swarm_for(const proto::Hash& id) {
     if (auto it = swarms_.find(id); it != swarms_.end())
         if (auto live = it->second.lock()) return live;
     std::erase_if(swarms_, [](const auto& kv) { return kv.second.expired(); });
-    auto swarm = std::make_shared<stream::Swarm>(io_.get_executor(), *peers_, *cache_, id);
+    auto swarm = std::make_shared<stream::Swarm>(io_.get_executor(), *peers_, *cache_, blocking_, id);
     swarms_[id] = swarm;
     return swarm;
 }
@@ -463,7 +469,21 @@ void App::link_down(const std::shared_ptr<peers::Link>& link) {
     resolver_.remove_source(source_name(link->record()));
 }
 
-std::vector<proto::ResultEntry> App::search(const peers::PeerRecord& who, const resolver::Query& q) {
+// A peer's query and chunk requests touch the catalogue (its own lock),
+// LMDB (read snapshots on any thread) and stat(): all on the pool.
+awaitable<std::vector<proto::ResultEntry>> App::search(peers::PeerRecord who, resolver::Query q) {
+    auto job = [this, who = std::move(who), q = std::move(q)] { return search_for_peer(who, q); };
+    auto entries = co_await blocking_.run(std::move(job));
+    co_return entries;
+}
+
+awaitable<std::optional<peers::ServedContent>> App::content(peers::PeerRecord who, proto::Hash id) {
+    auto job = [this, who = std::move(who), id] { return content_for_peer(who, id); };
+    auto found = co_await blocking_.run(std::move(job));
+    co_return found;
+}
+
+std::vector<proto::ResultEntry> App::search_for_peer(const peers::PeerRecord& who, const resolver::Query& q) const {
     constexpr std::size_t max_answers = 50;
     // Look deeper than we answer: a friend's scope may hide the best matches.
     const auto matches = catalogue_.search(q, who.role == peers::Role::device ? max_answers : 4 * max_answers);
@@ -492,7 +512,7 @@ std::vector<proto::ResultEntry> App::search(const peers::PeerRecord& who, const 
     return out;
 }
 
-std::optional<peers::ServedContent> App::content(const peers::PeerRecord& who, const proto::Hash& id) {
+std::optional<peers::ServedContent> App::content_for_peer(const peers::PeerRecord& who, const proto::Hash& id) const {
     return store_.read([&](const index::ReadTxn& r) -> std::optional<peers::ServedContent> {
         for (auto tid : r.tracks_with_content(id)) {
             auto t = r.track(tid);

@@ -7,6 +7,8 @@
 #pragma once
 
 #include "daemon/config.hpp"
+#include "daemon/core/blocking.hpp"
+#include "daemon/core/dir_lock.hpp"
 #include "daemon/core/version.hpp"
 #include "daemon/http/backend.hpp"
 #include "daemon/http/server.hpp"
@@ -62,8 +64,8 @@ public:
     bool unpin(std::string_view sid) override;
 
     // peers::Library: what linked peers may see of the index.
-    std::vector<proto::ResultEntry> search(const peers::PeerRecord& who, const resolver::Query& q) override;
-    std::optional<peers::ServedContent> content(const peers::PeerRecord& who, const proto::Hash& id) override;
+    awaitable<std::vector<proto::ResultEntry>> search(peers::PeerRecord who, resolver::Query q) override;
+    awaitable<std::optional<peers::ServedContent>> content(peers::PeerRecord who, proto::Hash id) override;
     void content_changed(const std::string& path) override;
 
     // index::IndexObserver: keeps the catalogue in step with the index.
@@ -86,9 +88,14 @@ private:
     std::string source_name(const peers::PeerRecord&) const;
     std::vector<index::Track> tracks_for_sid(std::string_view sid) const;
     std::optional<index::Track> playable_track(std::string_view sid) const;
+    std::vector<proto::ResultEntry> search_for_peer(const peers::PeerRecord& who, const resolver::Query& q) const;
+    std::optional<peers::ServedContent> content_for_peer(const peers::PeerRecord& who, const proto::Hash& id) const;
 
     asio::io_context& io_;
     Config config_;
+    core::DirLock lock_; // first: nothing below touches the folder before it is ours
+    // Before everything that hands it work, so it is destroyed after them.
+    core::Blocking blocking_;
     peers::Identity identity_;
     index::Store store_;
     resolver::Catalogue catalogue_;

@@ -27,7 +27,7 @@ void check_sendable(const Announcement& a) {
 // The datagram without its signature.
 Bytes body(const Announcement& a) {
     check_sendable(a);
-    ByteWriter w;
+    ByteWriter w(name_length_offset + 1 + a.name.size() + signature_size);
     w.raw(magic);
     w.u8(version);
     w.raw(a.key);
@@ -41,12 +41,10 @@ Bytes body(const Announcement& a) {
 }
 
 Bytes with_context(ByteView unsigned_part) {
-    Bytes out;
-    out.reserve(signature_context.size() + unsigned_part.size());
-    const auto ctx = as_bytes(signature_context);
-    out.insert(out.end(), ctx.begin(), ctx.end());
-    out.insert(out.end(), unsigned_part.begin(), unsigned_part.end());
-    return out;
+    ByteWriter w(signature_context.size() + unsigned_part.size());
+    w.raw(as_bytes(signature_context));
+    w.raw(unsigned_part);
+    return std::move(w).take();
 }
 
 template <std::size_t N>
@@ -62,9 +60,10 @@ std::array<std::uint8_t, N> fixed(ByteReader& r) {
 Bytes signing_input(const Announcement& a) { return with_context(body(a)); }
 
 Bytes encode(const Announcement& a, const Signature& signature) {
-    Bytes out = body(a);
-    out.insert(out.end(), signature.begin(), signature.end());
-    return out;
+    ByteWriter w(max_size);
+    w.raw(body(a));
+    w.raw(signature);
+    return std::move(w).take();
 }
 
 Decoded decode(ByteView datagram) {

@@ -43,6 +43,15 @@ std::optional<Hash> hash_from_hex(std::string_view hex) {
     return h;
 }
 
+void ByteWriter::raw(ByteView v) {
+    // resize + memcpy rather than vector::insert: GCC 12 at -O3 reports a
+    // false -Wstringop-overflow in insert's reallocation path.
+    if (v.empty()) return;
+    const auto at = out_.size();
+    out_.resize(at + v.size());
+    std::memcpy(out_.data() + at, v.data(), v.size());
+}
+
 void ByteWriter::u32le(std::uint32_t v) {
     for (int i = 0; i < 4; ++i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
 }

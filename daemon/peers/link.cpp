@@ -23,8 +23,18 @@ constexpr auto ping_interval = 10s;
 constexpr auto silence_limit = 45s;
 // How long a closing link waits for the peer's close record.
 constexpr auto close_grace = 3s;
-// Chunk requests queued per link before we answer "overloaded".
-constexpr std::size_t max_queued_serve_jobs = 32;
+// Chunk requests being answered per link before we answer "overloaded".
+constexpr std::size_t max_serving = 32;
+// Chunks read ahead per link for the writer (1 MiB): enough to keep the
+// disk and the cipher busy at once, little enough that a request does not
+// hold the file in memory.
+constexpr std::size_t max_queued_chunks = 16;
+// Queries a peer may ask: a burst of 32, then 16 a second, at most 4 being
+// answered at once. Past that it gets "overloaded" for the query it sent,
+// and everyone else's searches and streams keep their speed.
+constexpr double query_burst = 32;
+constexpr double queries_per_second = 16;
+constexpr std::size_t max_queries_answering = 4;
 // Messages queued for a peer that does not read them: past this the link is
 // dropped rather than let a stalled peer grow our memory without bound.
 constexpr std::size_t max_queued_messages = 4096;
@@ -55,16 +65,20 @@ struct Link::PendingFetch {
     Clock::time_point last_progress = Clock::now();
 };
 
-Link::Link(asio::any_io_executor ex, std::unique_ptr<Channel> channel, PeerRecord record, Library& library, std::string our_name,
-           std::string remote_address, bool we_dialled)
+Link::Link(asio::any_io_executor ex, std::unique_ptr<Channel> channel, PeerRecord record, Library& library,
+           core::Blocking& blocking, std::string our_name, std::string remote_address, bool we_dialled)
     : channel_(std::move(channel)),
       record_(std::move(record)),
       library_(library),
+      blocking_(blocking),
       our_name_(std::move(our_name)),
       remote_address_(std::move(remote_address)),
       we_dialled_(we_dialled),
       ex_(ex),
       outgoing_ready_(ex),
+      chunk_sent_(ex),
+      query_tokens_(query_burst),
+      query_tokens_at_(Clock::now()),
       state_changed_(ex),
       last_heard_(Clock::now()) {}
 
@@ -168,10 +182,11 @@ awaitable<void> Link::write_loop() {
             if (closing_) break;
             Outgoing item = std::move(outgoing_.front());
             outgoing_.pop_front();
-            if (auto* m = std::get_if<proto::Message>(&item)) {
-                co_await channel_->send(*m);
-            } else {
-                co_await serve(std::move(std::get<ServeJob>(item)));
+            const bool chunk = std::holds_alternative<proto::ChunkData>(item);
+            co_await channel_->send(item);
+            if (chunk) {
+                --queued_chunks_;
+                chunk_sent_.notify();
             }
         }
         co_await channel_->close();
@@ -230,10 +245,43 @@ void Link::handle(proto::Message m) {
 
 // ---- serving the peer ----
 
+bool Link::query_allowed() {
+    const auto now = Clock::now();
+    query_tokens_ = std::min(query_burst, query_tokens_ + queries_per_second *
+                                                          std::chrono::duration<double>(now - query_tokens_at_).count());
+    query_tokens_at_ = now;
+    if (query_tokens_ < 1 || queries_answering_ >= max_queries_answering) return false;
+    query_tokens_ -= 1;
+    return true;
+}
+
 void Link::on_query(const proto::Query& q) {
+    if (!query_allowed()) {
+        enqueue(proto::Message{proto::Error{proto::ErrorCode::overloaded, q.query_id, "too many queries; slow down"}});
+        return;
+    }
+    ++queries_answering_;
+    auto self = shared_from_this();
+    asio::co_spawn(ex_, [self, q]() -> awaitable<void> {
+        try {
+            co_await self->answer_query(q);
+        } catch (const std::exception& e) {
+            spdlog::warn("peer {}: answering a query failed: {}", self->record_.name, e.what());
+            proto::Message err = proto::Error{proto::ErrorCode::internal, q.query_id, "search failed"};
+            self->enqueue(std::move(err));
+        }
+        --self->queries_answering_;
+    }, asio::detached);
+}
+
+awaitable<void> Link::answer_query(proto::Query q) {
     resolver::Query query{q.artist, q.track, q.album, q.text, q.duration_s};
     std::vector<proto::ResultEntry> entries;
-    if (!query.empty()) entries = library_.search(record_, query);
+    if (!query.empty()) {
+        auto who = record_;
+        auto found = co_await library_.search(std::move(who), std::move(query));
+        entries = std::move(found);
+    }
     std::size_t at = 0;
     do {
         proto::Results r;
@@ -248,61 +296,75 @@ void Link::on_query(const proto::Query& q) {
 }
 
 void Link::on_chunk_request(const proto::ChunkRequest& req) {
-    auto content = library_.content(record_, req.content_id);
-    if (!content) {
-        enqueue(proto::Message{proto::Error{proto::ErrorCode::unknown_content, req.request_id, "not held here"}});
-        return;
-    }
-    const auto jobs = std::count_if(outgoing_.begin(), outgoing_.end(),
-                                    [](const Outgoing& o) { return std::holds_alternative<ServeJob>(o); });
-    if (static_cast<std::size_t>(jobs) >= max_queued_serve_jobs) {
+    if (serving_ >= max_serving) {
         enqueue(proto::Message{proto::Error{proto::ErrorCode::overloaded, req.request_id, "too many requests queued"}});
         return;
     }
-    enqueue(ServeJob{req, std::move(*content)});
+    ++serving_;
+    auto self = shared_from_this();
+    asio::co_spawn(ex_, [self, req]() -> awaitable<void> {
+        try {
+            co_await self->serve(req);
+        } catch (const std::exception& e) {
+            spdlog::warn("peer {}: serving {}: {}", self->record_.name, proto::to_hex(req.content_id), e.what());
+            proto::Message err = proto::Error{proto::ErrorCode::internal, req.request_id, "cannot read the file"};
+            self->enqueue(std::move(err));
+        }
+        --self->serving_;
+    }, asio::detached);
 }
 
-awaitable<void> Link::serve(ServeJob job) {
-    const auto& req = job.request;
-    const auto& leaves = *job.content.leaves;
-    const std::uint64_t size = job.content.size;
+awaitable<void> Link::serve(proto::ChunkRequest req) {
+    auto who = record_;
+    auto found = co_await library_.content(std::move(who), req.content_id);
+    if (!found) {
+        enqueue(proto::Message{proto::Error{proto::ErrorCode::unknown_content, req.request_id, "not held here"}});
+        co_return;
+    }
+    const ServedContent content = std::move(*found);
+    const auto leaves = content.leaves;
+    const std::uint64_t size = content.size;
     const std::uint64_t total = proto::chunk_count(size);
     if (!leaves_sent_[req.content_id]) {
-        for (auto& segment : proto::split_leaves(req.request_id, req.content_id, size, leaves)) {
-            proto::Message m{std::move(segment)};
-            co_await channel_->send(m);
-        }
+        // Queued before any chunk of it, by this request or a later one.
         leaves_sent_[req.content_id] = true;
+        for (auto& segment : proto::split_leaves(req.request_id, req.content_id, size, *leaves))
+            enqueue(proto::Message{std::move(segment)});
     }
-    core::Fd fd(job.content.path, O_RDONLY);
-    const auto refuse = [&](std::string why) -> proto::Message {
-        return proto::Error{proto::ErrorCode::unknown_content, req.request_id, std::move(why)};
+    const auto refuse = [&](std::string why) {
+        enqueue(proto::Message{proto::Error{proto::ErrorCode::unknown_content, req.request_id, std::move(why)}});
     };
-    if (!fd) {
-        auto m = refuse("the file is gone");
-        library_.content_changed(job.content.path);
-        co_await channel_->send(m);
+    auto open_job = [path = content.path] { return std::make_shared<const core::Fd>(path, O_RDONLY); };
+    const auto fd = co_await blocking_.run(std::move(open_job));
+    if (!*fd) {
+        library_.content_changed(content.path);
+        refuse("the file is gone");
         co_return;
     }
     const std::uint64_t end = std::min(total, req.first_chunk + req.count);
     for (std::uint64_t i = req.first_chunk; i < end && !closing_; ++i) {
+        while (queued_chunks_ >= max_queued_chunks && !closing_) co_await chunk_sent_.wait_for(1s);
+        if (closing_) break;
         const std::uint64_t offset = i * proto::chunk_size;
-        proto::ChunkData cd{req.request_id, req.content_id, i,
-                            proto::Bytes(static_cast<std::size_t>(std::min<std::uint64_t>(proto::chunk_size, size - offset)))};
         // Every chunk is checked against the index before it leaves: a file
         // that rotted or was rewritten in place (mtime kept) is caught here,
         // reported, and rescanned, and the peer fetches elsewhere.
-        if (!core::read_at(fd.get(), cd.data, offset) || proto::leaf_hash(cd.data) != leaves[i]) {
+        auto read_job = [fd, leaves, i, offset, length = std::min<std::uint64_t>(proto::chunk_size, size - offset)] {
+            std::optional<proto::Bytes> data(proto::Bytes(static_cast<std::size_t>(length)));
+            if (!core::read_at(fd->get(), *data, offset) || proto::leaf_hash(*data) != (*leaves)[i]) data.reset();
+            return data;
+        };
+        auto data = co_await blocking_.run(std::move(read_job));
+        if (!data) {
             spdlog::warn("peer {}: chunk {} of {} no longer matches the index; not serving it, rescanning the file",
-                         record_.name, i, job.content.path);
-            library_.content_changed(job.content.path);
-            auto m = refuse("the file changed on disk since it was indexed");
-            co_await channel_->send(m);
+                         record_.name, i, content.path);
+            library_.content_changed(content.path);
+            refuse("the file changed on disk since it was indexed");
             co_return;
         }
-        stats_.bytes_served += cd.data.size();
-        proto::Message m{std::move(cd)};
-        co_await channel_->send(m);
+        stats_.bytes_served += data->size();
+        ++queued_chunks_;
+        enqueue(proto::Message{proto::ChunkData{req.request_id, req.content_id, i, std::move(*data)}});
     }
 }
 

@@ -4,10 +4,15 @@
 //    to the coroutine that asked (query(), fetch());
 //  - as a server we answer the peer's Query and ChunkRequest from the
 //    library, strictly within what that peer may see (peers::Library).
-// One coroutine reads, one writes (sends never overlap), one pings; all on
-// the daemon's io_context, so the link needs no locks.
+// One coroutine reads, one writes (sends never overlap), one pings, and one
+// per request being answered; all on the daemon's io_context, so the link
+// needs no locks. What may block (the library's index and file reads, chunk
+// hashing) runs on the blocking pool, awaited: a file that hangs delays the
+// answer to the request that needs it, never this link's pings or its other
+// requests, nor other links.
 #pragma once
 
+#include "daemon/core/blocking.hpp"
 #include "daemon/core/event.hpp"
 #include "daemon/peers/channel.hpp"
 #include "daemon/peers/roster.hpp"
@@ -34,16 +39,17 @@ struct ServedContent {
 };
 
 // What the daemon lets peers see. Implemented by the daemon over its index;
-// every call is made on the io_context.
+// every call is made on the io_context, and the awaitable ones do their
+// index reads and stat() calls off it.
 class Library {
 public:
     virtual ~Library() = default;
     // The best matches for q among the files `who` may see (hashed tracks only:
     // a peer can fetch nothing else).
-    virtual std::vector<proto::ResultEntry> search(const PeerRecord& who, const resolver::Query& q) = 0;
+    virtual awaitable<std::vector<proto::ResultEntry>> search(PeerRecord who, resolver::Query q) = 0;
     // The file behind a content id, if `who` may see one that is still the
     // indexed bytes as far as its stamp tells.
-    virtual std::optional<ServedContent> content(const PeerRecord& who, const proto::Hash& id) = 0;
+    virtual awaitable<std::optional<ServedContent>> content(PeerRecord who, proto::Hash id) = 0;
     // Bytes read from `path` no longer match its index entry: rescan it.
     virtual void content_changed(const std::string& path) = 0;
 };
@@ -71,8 +77,8 @@ struct LinkStats {
 
 class Link : public std::enable_shared_from_this<Link> {
 public:
-    Link(asio::any_io_executor ex, std::unique_ptr<Channel> channel, PeerRecord record, Library& library, std::string our_name,
-         std::string remote_address, bool we_dialled);
+    Link(asio::any_io_executor ex, std::unique_ptr<Channel> channel, PeerRecord record, Library& library,
+         core::Blocking& blocking, std::string our_name, std::string remote_address, bool we_dialled);
     ~Link();
     Link(const Link&) = delete;
     Link& operator=(const Link&) = delete;
@@ -117,13 +123,7 @@ public:
 private:
     struct PendingQuery;
     struct PendingFetch;
-    // A ChunkRequest being answered: read and sent chunk by chunk by the
-    // writer, so a big request holds one chunk in memory, not 4 MiB.
-    struct ServeJob {
-        proto::ChunkRequest request;
-        ServedContent content;
-    };
-    using Outgoing = std::variant<proto::Message, ServeJob>;
+    using Outgoing = proto::Message;
 
     awaitable<void> read_loop();
     awaitable<void> write_loop();
@@ -131,12 +131,15 @@ private:
     void enqueue(Outgoing item);
     void handle(proto::Message m);
     void on_query(const proto::Query&);
+    awaitable<void> answer_query(proto::Query q);
     void on_chunk_request(const proto::ChunkRequest&);
     void on_results(proto::Results);
     void on_chunk_data(proto::ChunkData);
     void on_leaves(proto::Leaves);
     void on_error(const proto::Error&);
-    awaitable<void> serve(ServeJob job);
+    awaitable<void> serve(proto::ChunkRequest req);
+    // Whether the peer may ask another query now (a token bucket per link).
+    bool query_allowed();
     void fail_pending(const std::string& why);
     std::uint64_t next_id() { return ++last_id_; }
     void touch();
@@ -144,6 +147,7 @@ private:
     std::unique_ptr<Channel> channel_;
     PeerRecord record_;
     Library& library_;
+    core::Blocking& blocking_;
     std::string our_name_;
     std::string remote_address_;
     bool we_dialled_;
@@ -156,6 +160,12 @@ private:
     std::string close_reason_;
     std::deque<Outgoing> outgoing_;
     core::Event outgoing_ready_;
+    // Answers being prepared for the peer, and the chunks they queued that
+    // the writer has not sent yet: a request reads ahead only this far.
+    std::size_t serving_ = 0, queries_answering_ = 0, queued_chunks_ = 0;
+    core::Event chunk_sent_;
+    double query_tokens_;
+    std::chrono::steady_clock::time_point query_tokens_at_;
     core::Event state_changed_; // answers arrived, or the link is going down
     std::chrono::steady_clock::time_point last_heard_;
 

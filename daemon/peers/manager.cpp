@@ -41,8 +41,9 @@ struct PeerManager::Dialler {
 };
 
 PeerManager::PeerManager(asio::io_context& io, const Identity& me, Roster& roster, Library& library,
-                         ManagerOptions options)
-    : io_(io), me_(me), roster_(roster), library_(library), options_(std::move(options)), acceptor_(io),
+                         core::Blocking& blocking, ManagerOptions options)
+    : io_(io), me_(me), roster_(roster), library_(library), blocking_(blocking), options_(std::move(options)),
+      acceptor_(io),
       links_changed_(io.get_executor()) {}
 
 PeerManager::~PeerManager() { stop(); }
@@ -253,7 +254,7 @@ awaitable<bool> PeerManager::try_dial(const PeerRecord& rec, const std::string& 
 awaitable<bool> PeerManager::run_link(std::unique_ptr<Channel> channel, PeerRecord rec, std::string address,
                                       bool we_dialled) {
     const auto key = rec.key;
-    auto link = std::make_shared<Link>(io_.get_executor(), std::move(channel), std::move(rec), library_,
+    auto link = std::make_shared<Link>(io_.get_executor(), std::move(channel), std::move(rec), library_, blocking_,
                                        options_.name, address, we_dialled);
     // Both sides may dial at once; each end keeps the link opened by the
     // smaller key, so both keep the same one.

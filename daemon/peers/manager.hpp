@@ -34,7 +34,8 @@ struct ManagerOptions {
 
 class PeerManager {
 public:
-    PeerManager(asio::io_context& io, const Identity& me, Roster& roster, Library& library, ManagerOptions options);
+    PeerManager(asio::io_context& io, const Identity& me, Roster& roster, Library& library, core::Blocking& blocking,
+                ManagerOptions options);
     ~PeerManager();
     PeerManager(const PeerManager&) = delete;
     PeerManager& operator=(const PeerManager&) = delete;
@@ -79,6 +80,7 @@ private:
     const Identity& me_;
     Roster& roster_;
     Library& library_;
+    core::Blocking& blocking_;
     ManagerOptions options_;
     asio::ip::tcp::acceptor acceptor_;
     bool running_ = false;

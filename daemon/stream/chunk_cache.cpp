@@ -264,12 +264,12 @@ void ChunkCache::touch(const proto::Hash& content, Entry& e, std::uint64_t chunk
 }
 
 void ChunkCache::put(const proto::Hash& content, std::uint64_t chunk, proto::ByteView data) {
-    std::lock_guard lock(mutex_);
-    auto* e = find(content);
-    if (!e || !e->has_layer()) throw std::invalid_argument("chunk cache: no leaf layer for this content");
-    if (chunk >= e->leaves.size()) throw std::invalid_argument("chunk cache: chunk index past the end");
-    if (data.size() != chunk_length(e->size, chunk) || proto::leaf_hash(data) != e->leaves[chunk])
+    // Hashed outside the lock, so chunks arriving together verify in parallel.
+    if (proto::leaf_hash(data) != expected_leaf(content, chunk, data.size()))
         throw std::invalid_argument("chunk cache: chunk does not match its leaf");
+    std::lock_guard lock(mutex_);
+    auto* e = find(content); // a layer, once known, stays until the entry goes
+    if (!e || !e->has_layer()) throw std::invalid_argument("chunk cache: no leaf layer for this content");
     if (e->present[chunk]) {
         touch(content, *e, chunk);
         return;
@@ -293,17 +293,36 @@ void ChunkCache::put(const proto::Hash& content, std::uint64_t chunk, proto::Byt
     if (!e->pinned) evict(&content, chunk);
 }
 
-std::optional<proto::Bytes> ChunkCache::get(const proto::Hash& content, std::uint64_t chunk) {
+proto::Hash ChunkCache::expected_leaf(const proto::Hash& content, std::uint64_t chunk, std::size_t length) const {
     std::lock_guard lock(mutex_);
     auto* e = find(content);
-    if (!e || chunk >= e->present.size() || !e->present[chunk]) return std::nullopt;
-    proto::Bytes data(chunk_length(e->size, chunk));
+    if (!e || !e->has_layer()) throw std::invalid_argument("chunk cache: no leaf layer for this content");
+    if (chunk >= e->leaves.size()) throw std::invalid_argument("chunk cache: chunk index past the end");
+    if (length != chunk_length(e->size, chunk)) throw std::invalid_argument("chunk cache: chunk does not match its leaf");
+    return e->leaves[chunk];
+}
+
+std::optional<proto::Bytes> ChunkCache::get(const proto::Hash& content, std::uint64_t chunk) {
+    proto::Bytes data;
+    proto::Hash leaf{};
     bool ok = true;
-    if (!data.empty()) {
-        Fd fd(e->data(), O_RDONLY);
-        ok = fd && read_at(fd.get(), data, chunk_offset(chunk));
+    {
+        std::lock_guard lock(mutex_);
+        auto* e = find(content);
+        if (!e || chunk >= e->present.size() || !e->present[chunk]) return std::nullopt;
+        data.resize(chunk_length(e->size, chunk));
+        leaf = e->leaves[chunk];
+        if (!data.empty()) {
+            Fd fd(e->data(), O_RDONLY);
+            ok = fd && read_at(fd.get(), data, chunk_offset(chunk));
+        }
     }
-    if (!ok || proto::leaf_hash(data) != e->leaves[chunk]) {
+    // Hashed outside the lock (see put).
+    ok = ok && proto::leaf_hash(data) == leaf;
+    std::lock_guard lock(mutex_);
+    auto* e = find(content);
+    if (!e || chunk >= e->present.size()) return std::nullopt;
+    if (!ok) {
         spdlog::warn("chunk cache: chunk {} of {} is damaged on disk; dropped", chunk, proto::to_hex(content));
         forget(content, *e, chunk);
         return std::nullopt;

@@ -103,6 +103,8 @@ private:
     // recently used unpinned chunk.
     using LruKey = std::tuple<std::uint64_t, proto::Hash, std::uint64_t>;
 
+    // The leaf a chunk of `length` bytes must hash to; throws like put().
+    proto::Hash expected_leaf(const proto::Hash& content, std::uint64_t chunk, std::size_t length) const;
     Entry* find(const proto::Hash& content) const;
     Entry& entry(const proto::Hash& content);
     void load(const std::filesystem::path& sub, const proto::Hash& id);
@@ -116,6 +118,9 @@ private:
 
     std::filesystem::path dir_;
     CacheOptions options_;
+    // The cache is called from the blocking pool's threads (and, for the
+    // cheap in-memory questions, from the io thread): the mutex guards every
+    // member below. Hashing happens outside it.
     mutable std::mutex mutex_;
     std::map<proto::Hash, std::unique_ptr<Entry>> entries_;
     std::set<LruKey> lru_;

@@ -21,8 +21,16 @@ constexpr auto request_timeout = 15s;
 std::string short_hex(const proto::Hash& h) { return proto::to_hex(h).substr(0, 12); }
 } // namespace
 
-Swarm::Swarm(asio::any_io_executor ex, peers::PeerManager& peers, ChunkCache& cache, proto::Hash id)
-    : ex_(ex), peers_(peers), cache_(cache), id_(id), progress_(ex) {
+// One request's chunks on their way into the cache.
+struct Swarm::Run {
+    proto::PublicKey key{};
+    std::optional<std::uint64_t> rejected; // the first chunk that failed verification
+    std::size_t storing = 0;               // chunks being verified and written on the pool
+};
+
+Swarm::Swarm(asio::any_io_executor ex, peers::PeerManager& peers, ChunkCache& cache, core::Blocking& blocking,
+             proto::Hash id)
+    : ex_(ex), peers_(peers), cache_(cache), blocking_(blocking), id_(id), progress_(ex) {
     if (auto known = cache_.leaves(id_)) {
         size_ = known->first;
         leaves_ = std::make_shared<const peers::LeafLayer>(peers::LeafLayer{known->first, std::move(known->second)});
@@ -98,38 +106,30 @@ awaitable<void> Swarm::fetch_run(std::shared_ptr<peers::Link> link, std::uint64_
     auto self = shared_from_this();
     const auto key = link->key();
     const std::string name = link->record().name;
-    std::optional<std::uint64_t> rejected;
+    auto run = std::make_shared<Run>();
+    run->key = key;
     const auto result = co_await link->fetch(
         id_, first, count,
         [&](std::uint64_t i, proto::Bytes data) {
-            if (rejected) return;
+            if (run->rejected) return;
             if (!accept_leaves(link)) {
-                rejected = i;
+                run->rejected = i;
                 return;
             }
-            // The cache checks length and leaf before it stores a byte: one
-            // hash per chunk, and a refusal there blames this peer.
-            try {
-                cache_.put(id_, i, data);
-            } catch (const std::invalid_argument&) {
-                rejected = i;
-                return;
-            }
-            remember_fresh(i, std::move(data));
-            in_flight_.erase(i);
-            ++sources_[key].chunks;
-            progress_.notify();
+            ++run->storing;
+            asio::co_spawn(ex_, store(run, i, std::move(data)), asio::detached);
         },
         std::chrono::duration_cast<std::chrono::milliseconds>(request_timeout));
     accept_leaves(link); // a request past the end brings only the layer
+    while (run->storing > 0) co_await progress_.wait_for(1s);
     auto& st = sources_[key];
     --st.in_flight;
     for (std::uint64_t c = first; c < first + count; ++c) in_flight_.erase(c);
-    if (rejected) {
+    if (run->rejected) {
         st.bad = true;
         last_error_ = "peer " + name + " sent a chunk that failed verification";
         spdlog::warn("peer {}: chunk {} of {} failed verification; not using this peer for it any more", name,
-                     *rejected, short_hex(id_));
+                     *run->rejected, short_hex(id_));
     } else if (result.error) {
         if (result.code == proto::ErrorCode::unknown_content) st.lacks = true;
         last_error_ = "peer " + name + ": " + *result.error;
@@ -137,6 +137,37 @@ awaitable<void> Swarm::fetch_run(std::shared_ptr<peers::Link> link, std::uint64_
                      *result.error);
     }
     progress_.notify();
+}
+
+awaitable<void> Swarm::store(std::shared_ptr<Run> run, std::uint64_t index, proto::Bytes data) {
+    auto self = shared_from_this();
+    // The cache checks length and leaf before it stores a byte: one hash
+    // per chunk, and a refusal there blames this peer.
+    auto job = [this, index, data = std::move(data)]() mutable -> std::optional<proto::Bytes> {
+        try {
+            cache_.put(id_, index, data);
+        } catch (const std::invalid_argument&) {
+            return std::nullopt;
+        }
+        return std::move(data);
+    };
+    auto stored = co_await blocking_.run(std::move(job));
+    if (stored) {
+        remember_fresh(index, std::move(*stored));
+        in_flight_.erase(index);
+        ++sources_[run->key].chunks;
+    } else if (!run->rejected) {
+        run->rejected = index;
+    }
+    --run->storing;
+    progress_.notify();
+}
+
+awaitable<std::optional<proto::Bytes>> Swarm::cached(std::uint64_t index) {
+    if (!cache_.has(id_, index)) co_return std::nullopt;
+    auto job = [this, index] { return cache_.get(id_, index); };
+    auto bytes = co_await blocking_.run(std::move(job));
+    co_return bytes;
 }
 
 void Swarm::remember_fresh(std::uint64_t index, proto::Bytes data) {
@@ -167,7 +198,8 @@ awaitable<proto::Bytes> Swarm::chunk(std::uint64_t index) {
                 pump(index + 1, window_);
                 co_return bytes;
             }
-            if (auto bytes = cache_.get(id_, index)) {
+            auto bytes = co_await cached(index);
+            if (bytes) {
                 if (waited) window_ = std::min(window_ * 2, max_window);
                 pump(index + 1, window_);
                 co_return std::move(*bytes);

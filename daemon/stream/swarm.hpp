@@ -12,8 +12,14 @@
 // reader had to wait, so a slow or distant link gets a deeper pipeline and a
 // fast one stays shallow. Requests are spread over sources, fewest
 // outstanding first; a seek simply starts a new window where it lands.
+//
+// Threads: the swarm lives on the io thread (where the link decrypts what
+// arrives); each chunk's verification and cache write run on the blocking
+// pool, so decrypting the next chunk and hashing and writing this one use
+// both cores, and a slow disk delays only this content's readers.
 #pragma once
 
+#include "daemon/core/blocking.hpp"
 #include "daemon/core/event.hpp"
 #include "daemon/http/backend.hpp"
 #include "daemon/peers/manager.hpp"
@@ -29,7 +35,8 @@ namespace earshot::stream {
 
 class Swarm : public std::enable_shared_from_this<Swarm> {
 public:
-    Swarm(asio::any_io_executor ex, peers::PeerManager& peers, ChunkCache& cache, proto::Hash id);
+    Swarm(asio::any_io_executor ex, peers::PeerManager& peers, ChunkCache& cache, core::Blocking& blocking,
+          proto::Hash id);
 
     const proto::Hash& id() const { return id_; }
     // The size, once known (from the cache or the first peer's leaf layer).
@@ -63,9 +70,14 @@ private:
     void remember_fresh(std::uint64_t index, proto::Bytes data);
     [[noreturn]] void fail(std::uint64_t index) const;
 
+    struct Run;
+    awaitable<void> store(std::shared_ptr<Run> run, std::uint64_t index, proto::Bytes data);
+    awaitable<std::optional<proto::Bytes>> cached(std::uint64_t index);
+
     asio::any_io_executor ex_;
     peers::PeerManager& peers_;
     ChunkCache& cache_;
+    core::Blocking& blocking_;
     proto::Hash id_;
     std::optional<std::uint64_t> size_;
     std::shared_ptr<const peers::LeafLayer> leaves_;

@@ -164,3 +164,23 @@ BOOST_AUTO_TEST_CASE(config_file_sets_what_flags_do_and_flags_win) {
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     BOOST_TEST(text.find("earshot.toml") != std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(a_data_folder_serves_one_daemon_at_a_time) {
+    test::TempDir tmp("earshot-lock");
+    test::Daemon d(tmp / "data", {"--no-discovery"});
+    d.wait_ready();
+    const auto log = tmp / "second.log";
+    const auto port = [] { return "127.0.0.1:" + std::to_string(test::free_port()); };
+    const int second = test::run(test::earshotd_path(),
+                                 {"--data", d.data().string(), "--http", port(), "--listen", port(), "--no-discovery"}, log);
+    BOOST_TEST(second == 1);
+    std::ifstream in(log);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    BOOST_TEST(text.find("in use by another earshotd (pid " + std::to_string(d.process().pid()) + ")") != std::string::npos,
+               text);
+    BOOST_TEST(d.status()["name"].is_string()); // the first one is untouched
+    // The kernel drops the lock with its holder: kill -9 leaves nothing stale.
+    d.kill9_and_restart();
+    BOOST_TEST(d.status()["name"].is_string());
+    BOOST_TEST(d.stop() == 0);
+}

@@ -44,11 +44,13 @@ Content make_content(const std::filesystem::path& path, std::size_t size) {
 class OneFile final : public peers::Library {
 public:
     explicit OneFile(const Content& c) : c_(c) {}
-    std::vector<proto::ResultEntry> search(const peers::PeerRecord&, const resolver::Query&) override { return {}; }
-    std::optional<peers::ServedContent> content(const peers::PeerRecord&, const proto::Hash& id) override {
-        if (id != c_.tree.root) return std::nullopt;
-        return peers::ServedContent{c_.path, c_.bytes.size(),
-                                    std::make_shared<const std::vector<proto::Hash>>(c_.tree.leaves)};
+    awaitable<std::vector<proto::ResultEntry>> search(peers::PeerRecord, resolver::Query) override {
+        co_return std::vector<proto::ResultEntry>{};
+    }
+    awaitable<std::optional<peers::ServedContent>> content(peers::PeerRecord, proto::Hash id) override {
+        if (id != c_.tree.root) co_return std::nullopt;
+        co_return peers::ServedContent{c_.path, c_.bytes.size(),
+                                       std::make_shared<const std::vector<proto::Hash>>(c_.tree.leaves)};
     }
     void content_changed(const std::string&) override {}
 
@@ -136,6 +138,7 @@ struct Setup {
     Liar liar{io, liar_id, content};
     peers::Roster honest_roster{tmp / "honest-peers.json"};
     peers::Roster client_roster{tmp / "client-peers.json"};
+    core::Blocking blocking{2};
     std::optional<peers::PeerManager> honest, client;
     stream::ChunkCache cache{tmp / "cache", {}};
 
@@ -143,12 +146,12 @@ struct Setup {
         asio::co_spawn(io, liar.serve_one(), asio::detached);
         if (with_honest) {
             honest_roster.upsert(device(client_id, "client", ""));
-            honest.emplace(io, honest_id, honest_roster, library, loopback_options("honest"));
+            honest.emplace(io, honest_id, honest_roster, library, blocking, loopback_options("honest"));
             honest->start();
             client_roster.upsert(device(honest_id, "honest", address_of(honest->local_endpoint())));
         }
         client_roster.upsert(device(liar_id, "liar", address_of(liar.acceptor.local_endpoint())));
-        client.emplace(io, client_id, client_roster, library, loopback_options("client"));
+        client.emplace(io, client_id, client_roster, library, blocking, loopback_options("client"));
         client->start();
         const std::size_t want = with_honest ? 2 : 1;
         BOOST_TEST_REQUIRE(run_until(io, [&] { return client->links().size() == want; }));
@@ -162,7 +165,7 @@ struct Fetched {
 };
 
 void fetch_all(Setup& s, Fetched& out) {
-    auto swarm = std::make_shared<stream::Swarm>(s.io.get_executor(), *s.client, s.cache, s.content.tree.root);
+    auto swarm = std::make_shared<stream::Swarm>(s.io.get_executor(), *s.client, s.cache, s.blocking, s.content.tree.root);
     asio::co_spawn(
         s.io,
         [&out, swarm]() -> awaitable<void> {
