@@ -18,6 +18,9 @@ packages=(
   libchromaprint-tools mpd
   # fuzz targets (libFuzzer ships with clang's runtime)
   clang libclang-rt-14-dev
+  # network-namespace tests (ip, ss, tc) and a library on a FUSE mount whose
+  # reads hang (fusermount3; the filesystem is a few lines of fusepy)
+  iproute2 fuse3 python3-fusepy python3
 )
 
 missing=()

@@ -50,14 +50,6 @@ std::string ensure_token(const std::filesystem::path& data_dir) {
     return token;
 }
 
-std::string join(const std::vector<std::string>& parts, std::string_view sep) {
-    std::string out;
-    for (const auto& p : parts) {
-        if (!out.empty()) out += sep;
-        out += p;
-    }
-    return out;
-}
 
 nlohmann::json optional_json(const std::optional<float>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
 
@@ -107,7 +99,7 @@ std::vector<resolver::Result> LocalSource::lookup(const resolver::Query& q, std:
             if (!t) continue; // removed since the catalogue saw it
             resolver::Result res;
             res.sid = sid_of(*t);
-            res.artist = join(t->tags.artists, ", ");
+            res.artist = resolver::join_artists(t->tags.artists);
             res.track = t->tags.title;
             res.album = t->tags.album;
             res.source = name_;
@@ -163,6 +155,9 @@ App::App(asio::io_context& io, Config config)
                      min_cache_mb, min_cache_mb);
     cache_options.max_bytes = std::max(config_.cache_mb, min_cache_mb) << 20;
     cache_ = std::make_unique<stream::ChunkCache>(config_.data_dir / "cache", cache_options);
+    // What was pinned is found with every peer offline.
+    pin_source_ = std::make_shared<stream::PinSource>(*cache_, std::string(pins_source));
+    resolver_.add_source({pin_source_, 1.0, std::chrono::milliseconds(1000)});
     if (!config_.oneshot) {
         peers::ManagerOptions peer_options;
         peer_options.listen = parse_endpoint("--listen", config_.listen);
@@ -333,7 +328,7 @@ std::optional<nlohmann::json> App::track_details(std::string_view sid) const {
     return nlohmann::json{
         {"sid", sid_of(*t)},
         {"artists", tags.artists},
-        {"artist", join(tags.artists, ", ")},
+        {"artist", resolver::join_artists(tags.artists)},
         {"album_artist", tags.album_artist},
         {"album", tags.album},
         {"track", tags.title},
@@ -405,6 +400,8 @@ std::shared_ptr<stream::Swarm> App::swarm_for(const proto::Hash& id) {
         if (auto live = it->second.lock()) return live;
     std::erase_if(swarms_, [](const auto& kv) { return kv.second.expired(); });
     auto swarm = std::make_shared<stream::Swarm>(io_.get_executor(), *peers_, *cache_, blocking_, id);
+    if (auto meta = remote_.find(id); meta != remote_.end())
+        for (const auto& key : meta->second.claimers) swarm->claimed_by(key);
     swarms_[id] = swarm;
     return swarm;
 }
@@ -415,12 +412,23 @@ std::string App::source_name(const peers::PeerRecord& rec) const {
     return rec.name.empty() ? proto::format_peer_id(rec.key).substr(0, 7) : rec.name;
 }
 
-void App::remember_remote(const proto::ResultEntry& e) {
+void App::remember_remote(const proto::PublicKey& from, const proto::ResultEntry& e, const std::string& recording) {
     constexpr std::size_t max_remembered = 50'000;
     auto [it, fresh] = remote_.try_emplace(e.content_id);
-    it->second = RemoteMeta{e.size, e.mimetype,
-                            {{"artist", e.artist}, {"track", e.track}, {"album", e.album}, {"mimetype", e.mimetype},
-                             {"size", e.size}, {"duration", e.duration_ms / 1000.0}}};
+    auto& meta = it->second;
+    meta.size = e.size;
+    meta.mimetype = e.mimetype;
+    meta.tags = {{"artist", resolver::join_artists(e.artists)},
+                 {"artists", e.artists},
+                 {"track", e.track},
+                 {"album", e.album},
+                 {"mimetype", e.mimetype},
+                 {"size", e.size},
+                 {"duration", e.duration_ms / 1000.0},
+                 {"recording", recording}};
+    meta.claimers.insert(from);
+    if (auto live = swarms_.find(e.content_id); live != swarms_.end())
+        if (auto swarm = live->second.lock()) swarm->claimed_by(from);
     if (!fresh) return;
     remote_order_.push_back(e.content_id);
     if (remote_order_.size() > max_remembered) {
@@ -434,7 +442,6 @@ void App::link_up(const std::shared_ptr<peers::Link>& link) {
     const auto name = source_name(link->record());
     const auto key = link->key();
     auto adopt = [this, key](const proto::ResultEntry& e, resolver::Result& r) {
-        remember_remote(e);
         // Same bytes as a file of ours: our recording id. Otherwise the
         // peer's id, kept apart from ours and from other peers'.
         const auto local = store_.read([&](const index::ReadTxn& txn) -> std::string {
@@ -453,6 +460,7 @@ void App::link_up(const std::shared_ptr<peers::Link>& link) {
         } else {
             r.recording = proto::format_peer_id(key).substr(0, 7) + ":" + e.recording;
         }
+        remember_remote(key, e, r.recording);
     };
     resolver_.remove_source(name);
     resolver_.add_source({std::make_shared<peers::PeerSource>(link, name, std::move(adopt)), 1.0,
@@ -496,7 +504,7 @@ std::vector<proto::ResultEntry> App::search_for_peer(const peers::PeerRecord& wh
             proto::ResultEntry e;
             e.content_id = t->content;
             e.size = t->stamp.size;
-            e.artist = join(t->tags.artists, ", ");
+            e.artists = t->tags.artists;
             e.track = t->tags.title;
             e.album = t->tags.album;
             e.mimetype = t->mimetype;
@@ -509,21 +517,38 @@ std::vector<proto::ResultEntry> App::search_for_peer(const peers::PeerRecord& wh
         }
         return 0;
     });
+    if (who.role != peers::Role::device) return out;
+    // Own devices find this daemon's pins too (and then fetch them from it).
+    for (auto& e : pin_source_->entries(q)) {
+        if (out.size() >= max_answers) break;
+        const auto id = e.content_id;
+        if (std::none_of(out.begin(), out.end(), [&](const auto& held) { return held.content_id == id; }))
+            out.push_back(std::move(e));
+    }
     return out;
 }
 
 std::optional<peers::ServedContent> App::content_for_peer(const peers::PeerRecord& who, const proto::Hash& id) const {
-    return store_.read([&](const index::ReadTxn& r) -> std::optional<peers::ServedContent> {
+    auto indexed = store_.read([&](const index::ReadTxn& r) -> std::optional<peers::ServedContent> {
         for (auto tid : r.tracks_with_content(id)) {
             auto t = r.track(tid);
             if (!t || !who.may_see(t->path) || index::stat_file(t->path) != t->stamp) continue;
             auto leaves = r.leaves(id);
             if (!leaves) continue;
             return peers::ServedContent{t->path, t->stamp.size,
-                                        std::make_shared<const std::vector<proto::Hash>>(std::move(*leaves))};
+                                        std::make_shared<const std::vector<proto::Hash>>(std::move(*leaves)), {}};
         }
         return std::nullopt;
     });
+    if (indexed || who.role != peers::Role::device) return indexed;
+    // Own devices also get what this daemon holds of others' content (its
+    // pins and cache). Friends do not: what is cached tells what was played.
+    auto held = cache_->leaves(id);
+    if (!held) return std::nullopt;
+    auto* cache = cache_.get();
+    return peers::ServedContent{{}, held->first,
+                                std::make_shared<const std::vector<proto::Hash>>(std::move(held->second)),
+                                [cache, id](std::uint64_t chunk) { return cache->get(id, chunk); }};
 }
 
 void App::content_changed(const std::string& path) { scanner_->recheck(path); }
@@ -545,6 +570,7 @@ nlohmann::json App::add_peer(const http::PeerSpec& spec) {
     rec.role = *role;
     rec.name = spec.name.empty() ? proto::format_peer_id(rec.key).substr(0, 7) : spec.name;
     if (rec.name == config_.name) throw std::invalid_argument("'" + rec.name + "' is this daemon's own name");
+    if (rec.name == pins_source) throw std::invalid_argument("'" + rec.name + "' names this daemon's pinned tracks");
     for (const auto& other : roster_.list())
         if (other.key != rec.key && other.name == rec.name)
             throw std::invalid_argument("the name '" + rec.name + "' is already used by another peer");

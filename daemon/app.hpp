@@ -20,6 +20,7 @@
 #include "daemon/peers/manager.hpp"
 #include "daemon/peers/roster.hpp"
 #include "daemon/stream/chunk_cache.hpp"
+#include "daemon/stream/pin_source.hpp"
 #include "daemon/stream/swarm.hpp"
 #include "resolver/catalogue.hpp"
 #include "resolver/pipeline.hpp"
@@ -33,6 +34,9 @@
 namespace earshot::daemon {
 
 using core::version;
+
+// The resolver source (and result "source") of this daemon's complete pins.
+inline constexpr std::string_view pins_source = "pinned";
 
 class App final : public http::Backend, public index::IndexObserver, public peers::Library {
 public:
@@ -79,8 +83,9 @@ private:
         std::uint64_t size = 0;
         std::string mimetype;
         nlohmann::json tags;
+        std::set<proto::PublicKey> claimers; // peers whose Results held it: asked first
     };
-    void remember_remote(const proto::ResultEntry& e);
+    void remember_remote(const proto::PublicKey& from, const proto::ResultEntry& e, const std::string& recording);
     void link_up(const std::shared_ptr<peers::Link>&);
     void link_down(const std::shared_ptr<peers::Link>&);
     std::shared_ptr<stream::Swarm> swarm_for(const proto::Hash& id);
@@ -105,6 +110,7 @@ private:
     std::unique_ptr<http::Server> server_;
     peers::Roster roster_;
     std::unique_ptr<stream::ChunkCache> cache_;
+    std::shared_ptr<stream::PinSource> pin_source_;
     std::unique_ptr<peers::PeerManager> peers_;
     std::unique_ptr<peers::LanDiscovery> discovery_;
     std::map<proto::Hash, RemoteMeta> remote_;

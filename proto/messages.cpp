@@ -86,7 +86,11 @@ void finish(const ByteReader& r, const char* message) {
 void put_entry(ByteWriter& w, const ResultEntry& e) {
     w.hash(e.content_id);
     w.varint(e.size);
-    put_str(w, e.artist, "artist");
+    if (e.artists.size() > max_artists_per_entry)
+        throw std::invalid_argument("ResultEntry: " + std::to_string(e.artists.size()) + " artists, more than " +
+                                    std::to_string(max_artists_per_entry));
+    w.varint(e.artists.size());
+    for (const auto& a : e.artists) put_str(w, a, "artist");
     put_str(w, e.track, "track");
     put_str(w, e.album, "album");
     put_str(w, e.mimetype, "mimetype");
@@ -101,7 +105,12 @@ ResultEntry get_entry(ByteReader& r) {
     ResultEntry e;
     e.content_id = r.hash();
     e.size = r.varint();
-    e.artist = get_str(r, "Results.artist");
+    const auto artists = r.varint();
+    if (artists > max_artists_per_entry)
+        throw DecodeError("Results.artists: " + std::to_string(artists) + " is above " +
+                          std::to_string(max_artists_per_entry));
+    e.artists.reserve(static_cast<std::size_t>(artists));
+    for (std::uint64_t i = 0; i < artists; ++i) e.artists.push_back(get_str(r, "Results.artist"));
     e.track = get_str(r, "Results.track");
     e.album = get_str(r, "Results.album");
     e.mimetype = get_str(r, "Results.mimetype");

@@ -23,6 +23,7 @@ inline constexpr std::uint32_t peer_protocol_version = 1;
 
 inline constexpr std::size_t max_string_size = 4096;
 inline constexpr std::size_t max_results_per_frame = 256;
+inline constexpr std::size_t max_artists_per_entry = 32;
 inline constexpr std::uint32_t max_chunks_per_request = 64;
 inline constexpr std::size_t max_chunk_data_size = 64 * 1024; // == chunk_size
 inline constexpr std::uint64_t max_leaves_per_frame = 32768;  // 1 MiB of hashes
@@ -55,7 +56,10 @@ struct Query {
 struct ResultEntry {
     Hash content_id{};
     std::uint64_t size = 0;
-    std::string artist, track, album, mimetype;
+    // Each artist tag as it is, main artist first: names with commas
+    // ("Crosby, Stills, Nash & Young") stay whole.
+    std::vector<std::string> artists; // <= max_artists_per_entry
+    std::string track, album, mimetype;
     std::uint32_t bitrate_kbps = 0;
     std::uint32_t duration_ms = 0;
     // In [0, 1], sent as millionths: it round-trips to 1e-6.

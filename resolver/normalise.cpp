@@ -459,6 +459,15 @@ std::string normalise_artist_full(std::string_view s) {
     return normalise_artist(s);
 }
 
+std::string join_artists(const std::vector<std::string>& artists) {
+    std::string out;
+    for (const auto& a : artists) {
+        if (!out.empty()) out.append(", ");
+        out.append(a);
+    }
+    return out;
+}
+
 std::vector<std::string> split_artists(std::string_view s) {
     s = trim(s);
     // "Beatles, The" is one name in sort order, not "Beatles" and "The".

@@ -52,6 +52,10 @@ NormalisedTitle normalise_title(std::string_view utf8);
 // non-blank input.
 std::vector<std::string> split_artists(std::string_view utf8);
 
+// Artist tags as one line for display: "A, B" (the tags themselves, not
+// normalised).
+std::string join_artists(const std::vector<std::string>& artists);
+
 // The artist string without its featuring credits, normalised as an artist:
 // "The Artist feat. X" → "artist". Joins ("Simon & Garfunkel") stay.
 std::string normalise_artist_full(std::string_view utf8);

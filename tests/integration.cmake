@@ -6,3 +6,9 @@ foreach(t test_daemon test_daemon_lifecycle)
 endforeach()
 earshot_test(test_peers SOURCES integration/test_peers.cpp LABELS integration TIMEOUT 600)
 add_dependencies(test_peers earshotd earshot)
+# A library on a FUSE mount whose reads of one file hang. Needs /dev/fuse,
+# fuse3 and python3-fusepy (contrib/install-deps.sh); says SKIP otherwise.
+earshot_test(test_hung_disk SOURCES integration/test_hung_disk.cpp LABELS integration TIMEOUT 300)
+add_dependencies(test_hung_disk earshotd earshot)
+target_compile_definitions(test_hung_disk PRIVATE EARSHOT_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+set_tests_properties(test_hung_disk PROPERTIES SKIP_RETURN_CODE 77)

@@ -271,6 +271,7 @@ awaitable<void> Channel::read_record() {
 
 awaitable<std::optional<proto::Message>> Channel::receive() {
     check_usable();
+    if (receive_failure_) throw ChannelError(*receive_failure_);
     for (;;) {
         try {
             while (pending_offset_ < pending_.size()) {
@@ -282,7 +283,10 @@ awaitable<std::optional<proto::Message>> Channel::receive() {
                 }
             }
         } catch (const proto::DecodeError& e) { // ProtocolError is one too
-            fail(std::string("protocol error: ") + e.what());
+            // The stream past a bad frame is not to be trusted; our own
+            // direction is fine, so the caller may still say why and close.
+            receive_failure_ = std::string("protocol error: ") + e.what();
+            throw ProtocolViolation(e.what());
         }
         if (peer_closed_) co_return std::nullopt;
         co_await read_record();

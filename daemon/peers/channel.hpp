@@ -28,6 +28,16 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// The peer broke the protocol (a malformed frame or message, or a message
+// that makes no sense where it came). Unlike other ChannelErrors the sending
+// side still works, so the receiver can tell the peer why (Error
+// bad_request, ref_id 0) and close cleanly, as PEER_PROTOCOL.md asks; the
+// receiving side is dead (what follows in the stream cannot be trusted).
+class ProtocolViolation : public ChannelError {
+public:
+    explicit ProtocolViolation(const std::string& what) : ChannelError("protocol error: " + what) {}
+};
+
 // Decides whether a proven peer identity may talk to us (an own device or a
 // friend). Called at most once per handshake, on the channel's executor.
 using AcceptPeer = std::function<bool(const proto::PublicKey&)>;
@@ -81,8 +91,9 @@ public:
     // The next message of a type this build knows (unknown types are skipped,
     // as PEER_PROTOCOL.md requires); std::nullopt once the peer sent its close
     // record. Throws ChannelError on tampering, truncation (EOF or reset
-    // without a close record) and protocol errors (bad frame, malformed
-    // message, unknown record kind).
+    // without a close record) and an unknown record kind; ProtocolViolation
+    // for a bad frame or malformed message (then send() and close() still
+    // work, receive() does not).
     awaitable<std::optional<proto::Message>> receive();
 
     // Sends the authenticated close record and shuts down our sending side,
@@ -122,6 +133,7 @@ private:
     bool peer_closed_ = false;      // the peer's close record arrived
     bool we_closed_ = false;        // close() sent ours
     std::optional<std::string> failure_;
+    std::optional<std::string> receive_failure_; // a protocol violation ended the receiving side only
 };
 
 } // namespace earshot::peers

@@ -21,6 +21,8 @@ using namespace std::chrono_literals;
 constexpr auto ping_interval = 10s;
 // A peer that sends nothing (not even Pong) this long is gone, whatever TCP thinks.
 constexpr auto silence_limit = 45s;
+// The peer's Hello must follow the handshake within this (PEER_PROTOCOL.md §7).
+constexpr auto hello_limit = 10s;
 // How long a closing link waits for the peer's close record.
 constexpr auto close_grace = 3s;
 // Chunk requests being answered per link before we answer "overloaded".
@@ -38,6 +40,11 @@ constexpr std::size_t max_queries_answering = 4;
 // Messages queued for a peer that does not read them: past this the link is
 // dropped rather than let a stalled peer grow our memory without bound.
 constexpr std::size_t max_queued_messages = 4096;
+// Messages queued for the peer past which we stop reading from it until the
+// writer catches up: a peer that asks faster than we answer is slowed by TCP
+// (its own send buffer fills) instead of growing our queue, and a peer that
+// reads promptly is never taken for one that does not.
+constexpr std::size_t read_pause_at = 256;
 // Largest content whose leaf layer we assemble (8 MiB of hashes): far above
 // any audio file, far below what a lying peer could make us hold.
 constexpr std::uint64_t max_content_size = 16ull << 30;
@@ -62,6 +69,7 @@ struct Link::PendingFetch {
     bool done = false;
     std::optional<std::string> error;
     proto::ErrorCode code = proto::ErrorCode::internal;
+    bool timed_out = false;
     Clock::time_point last_progress = Clock::now();
 };
 
@@ -77,6 +85,7 @@ Link::Link(asio::any_io_executor ex, std::unique_ptr<Channel> channel, PeerRecor
       ex_(ex),
       outgoing_ready_(ex),
       chunk_sent_(ex),
+      outgoing_drained_(ex),
       query_tokens_(query_burst),
       query_tokens_at_(Clock::now()),
       state_changed_(ex),
@@ -101,6 +110,10 @@ awaitable<void> Link::run() {
 
     try {
         co_await read_loop();
+    } catch (const ProtocolViolation& e) {
+        // Tell the peer why before the close record (PEER_PROTOCOL.md §5.11).
+        if (close_reason_.empty()) close_reason_ = e.what();
+        farewell_ = proto::Error{proto::ErrorCode::bad_request, 0, e.what()};
     } catch (const ChannelError& e) {
         if (close_reason_.empty()) close_reason_ = e.what();
     } catch (const std::exception& e) {
@@ -125,6 +138,7 @@ void Link::close(std::string why) {
     closing_ = true;
     close_reason_ = std::move(why);
     outgoing_ready_.notify();
+    outgoing_drained_.notify();
     state_changed_.notify();
     // The reader ends when the peer answers our close record with its own;
     // if it does not within the grace period, cut the connection.
@@ -153,6 +167,7 @@ void Link::enqueue(Outgoing item) {
 
 awaitable<void> Link::read_loop() {
     while (true) {
+        while (outgoing_.size() >= read_pause_at && !closing_) co_await outgoing_drained_.wait_for(1s);
         auto m = co_await channel_->receive();
         if (!m) {
             if (close_reason_.empty()) close_reason_ = "the peer closed the link";
@@ -161,7 +176,7 @@ awaitable<void> Link::read_loop() {
         touch();
         if (!hello_) {
             auto* hello = std::get_if<proto::Hello>(&*m);
-            if (!hello) throw ChannelError("protocol error: the first message was not Hello");
+            if (!hello) throw ProtocolViolation("the first message was not Hello");
             hello_ = std::move(*hello);
             spdlog::info("peer {} ({}, \"{}\", {}) linked via {}", record_.name, short_id(key()), hello_->name,
                          hello_->daemon_version, remote_address_);
@@ -182,12 +197,17 @@ awaitable<void> Link::write_loop() {
             if (closing_) break;
             Outgoing item = std::move(outgoing_.front());
             outgoing_.pop_front();
+            if (outgoing_.size() + 1 == read_pause_at) outgoing_drained_.notify();
             const bool chunk = std::holds_alternative<proto::ChunkData>(item);
             co_await channel_->send(item);
             if (chunk) {
                 --queued_chunks_;
                 chunk_sent_.notify();
             }
+        }
+        if (farewell_) {
+            const proto::Message bye = *farewell_;
+            co_await channel_->send(bye);
         }
         co_await channel_->close();
     } catch (const ChannelError& e) {
@@ -199,23 +219,36 @@ awaitable<void> Link::write_loop() {
 
 awaitable<void> Link::ping_loop() {
     auto self = shared_from_this();
-    auto next_ping = Clock::now(); // the first right away: latency is known from the start
+    const auto started = Clock::now();
+    auto next_ping = started; // the first right away: latency is known from the start
     while (!closing_) {
-        // Woken by every answer too; only the deadline matters here.
-        co_await state_changed_.wait_until(next_ping);
+        // Woken by every answer too; only the deadlines matter here. The
+        // silence limit is checked when it falls due, not at the next ping.
+        auto wake = std::min(next_ping, last_heard_ + silence_limit);
+        if (!hello_) wake = std::min(wake, started + hello_limit);
+        co_await state_changed_.wait_until(wake);
         const auto now = Clock::now();
-        if (closing_ || now < next_ping) continue;
-        if (now - last_heard_ > silence_limit) {
+        if (closing_) continue;
+        if (!hello_ && now - started >= hello_limit) {
+            close("no Hello within 10 s");
+            break;
+        }
+        if (now - last_heard_ >= silence_limit) {
             close("the peer was silent for 45 s");
             break;
         }
+        if (now < next_ping) continue;
         next_ping = now + ping_interval;
-        std::uint64_t nonce = 0;
-        randombytes_buf(&nonce, sizeof nonce);
-        pings_.clear(); // one ping in flight; a lost Pong only costs a latency sample
-        pings_[nonce] = now;
-        enqueue(proto::Message{proto::Ping{nonce}});
+        ping();
     }
+}
+
+void Link::ping() {
+    std::uint64_t nonce = 0;
+    randombytes_buf(&nonce, sizeof nonce);
+    pings_.clear(); // one ping in flight; a lost Pong only costs a latency sample
+    pings_[nonce] = Clock::now();
+    enqueue(proto::Message{proto::Ping{nonce}});
 }
 
 void Link::handle(proto::Message m) {
@@ -234,8 +267,9 @@ void Link::handle(proto::Message m) {
                     stats_.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - it->second).count();
                     pings_.erase(it);
                 }
+                state_changed_.notify(); // a fetch past its deadline waits for this probe
             } else if constexpr (std::is_same_v<T, proto::Hello>) {
-                throw ChannelError("protocol error: a second Hello");
+                throw ProtocolViolation("a second Hello");
             }
             // Cancel: queries are answered at once, so there is nothing to stop.
             // HaveMap: we fetch from peers holding whole files; partial holders are not asked yet.
@@ -334,6 +368,17 @@ awaitable<void> Link::serve(proto::ChunkRequest req) {
     const auto refuse = [&](std::string why) {
         enqueue(proto::Message{proto::Error{proto::ErrorCode::unknown_content, req.request_id, std::move(why)}});
     };
+    if (req.first_chunk >= total) {
+        // Every request gets an answer (PEER_PROTOCOL.md §5.6): the layer
+        // above tells the size, this says there is nothing more to wait for.
+        enqueue(proto::Message{proto::Error{proto::ErrorCode::bad_request, req.request_id,
+                                            "past the end: the content has " + std::to_string(total) + " chunks"}});
+        co_return;
+    }
+    if (content.read_chunk) {
+        co_await serve_held(req, content, total);
+        co_return;
+    }
     auto open_job = [path = content.path] { return std::make_shared<const core::Fd>(path, O_RDONLY); };
     const auto fd = co_await blocking_.run(std::move(open_job));
     if (!*fd) {
@@ -368,6 +413,24 @@ awaitable<void> Link::serve(proto::ChunkRequest req) {
     }
 }
 
+awaitable<void> Link::serve_held(const proto::ChunkRequest& req, const ServedContent& content, std::uint64_t total) {
+    const std::uint64_t end = std::min(total, req.first_chunk + req.count);
+    for (std::uint64_t i = req.first_chunk; i < end && !closing_; ++i) {
+        while (queued_chunks_ >= max_queued_chunks && !closing_) co_await chunk_sent_.wait_for(1s);
+        if (closing_) break;
+        auto read_job = [read = content.read_chunk, i] { return read(i); };
+        auto data = co_await blocking_.run(std::move(read_job));
+        if (!data) {
+            enqueue(proto::Message{proto::Error{proto::ErrorCode::unknown_content, req.request_id,
+                                                "chunk " + std::to_string(i) + " is not held here"}});
+            co_return;
+        }
+        stats_.bytes_served += data->size();
+        ++queued_chunks_;
+        enqueue(proto::Message{proto::ChunkData{req.request_id, req.content_id, i, std::move(*data)}});
+    }
+}
+
 // ---- routing answers to our requests ----
 
 void Link::on_results(proto::Results r) {
@@ -380,16 +443,16 @@ void Link::on_results(proto::Results r) {
 }
 
 void Link::on_leaves(proto::Leaves l) {
-    if (verified_leaves_.contains(l.content_id)) return;
+    if (verified_leaves_.contains(l.content_id) || rejected_layers_.contains(l.content_id)) return;
     // Only layers we asked for: a peer cannot make us buffer hashes unasked.
     const bool asked = std::any_of(fetches_.begin(), fetches_.end(),
                                    [&](const auto& f) { return f.second->content == l.content_id; });
     if (!asked) return;
-    if (l.size > max_content_size) throw ChannelError("protocol error: a leaf layer for a content over 16 GiB");
+    if (l.size > max_content_size) throw ProtocolViolation("a leaf layer for a content over 16 GiB");
     auto& a = assembling_[l.content_id];
     if (l.first_leaf == 0) a = LeafLayer{l.size, {}};
     if (l.size != a.size || l.first_leaf != a.leaves.size())
-        throw ChannelError("protocol error: Leaves segments out of order");
+        throw ProtocolViolation("Leaves segments out of order");
     a.leaves.insert(a.leaves.end(), l.leaves.begin(), l.leaves.end());
     if (a.leaves.size() < proto::chunk_count(a.size)) return;
     const bool good = proto::root_from_leaves(a.leaves, a.size) == l.content_id;
@@ -398,6 +461,10 @@ void Link::on_leaves(proto::Leaves l) {
     } else {
         spdlog::warn("peer {}: its leaf layer for {} does not match the content id", record_.name,
                      proto::to_hex(l.content_id));
+        // Its chunks of this content may still be on their way: they are
+        // dropped, not taken for a protocol error, and nothing more of it is
+        // asked on this link.
+        rejected_layers_.insert(l.content_id);
     }
     assembling_.erase(l.content_id);
     for (auto& [id, f] : fetches_) {
@@ -419,13 +486,14 @@ void Link::on_chunk_data(proto::ChunkData cd) {
     if (it == fetches_.end()) return; // timed out meanwhile
     auto f = it->second;
     if (cd.content_id != f->content || cd.chunk_index < f->first || cd.chunk_index >= f->first + f->count)
-        throw ChannelError("protocol error: ChunkData outside the request it answers");
+        throw ProtocolViolation("ChunkData outside the request it answers");
+    if (rejected_layers_.contains(f->content)) return;
     auto layer = verified_leaves_.find(f->content);
     if (layer == verified_leaves_.end())
-        throw ChannelError("protocol error: ChunkData before the content's leaf layer");
+        throw ProtocolViolation("ChunkData before the content's leaf layer");
     stats_.bytes_fetched += cd.data.size();
     ++f->received;
-    f->last_progress = Clock::now();
+    f->last_progress = last_chunk_at_ = Clock::now();
     if (f->on_chunk) f->on_chunk(cd.chunk_index, std::move(cd.data));
     const auto total = layer->second->leaves.size();
     const std::uint64_t expected = f->first >= total ? 0 : std::min<std::uint64_t>(f->count, total - f->first);
@@ -436,7 +504,10 @@ void Link::on_chunk_data(proto::ChunkData cd) {
 void Link::on_error(const proto::Error& e) {
     if (e.ref_id == 0) {
         spdlog::warn("peer {}: {}: {}", record_.name, proto::to_string(e.code), e.message);
-        close("the peer reported " + std::string(proto::to_string(e.code)) + ": " + e.message);
+        // Only bad_request says the peer is closing (we broke the protocol,
+        // as it sees it); "overloaded" and the rest are news, not an end.
+        if (e.code == proto::ErrorCode::bad_request)
+            close("the peer reported " + std::string(proto::to_string(e.code)) + ": " + e.message);
         return;
     }
     if (auto q = queries_.find(e.ref_id); q != queries_.end()) {
@@ -494,6 +565,9 @@ awaitable<FetchResult> Link::fetch(proto::Hash content, std::uint64_t first, std
                                    std::chrono::milliseconds timeout) {
     auto self = shared_from_this();
     if (!ready()) co_return FetchResult{"not linked", proto::ErrorCode::internal, 0};
+    if (rejected_layers_.contains(content))
+        co_return FetchResult{"the peer's leaf layer does not match the content id", proto::ErrorCode::internal, 0,
+                              false, true};
     const auto id = next_id();
     auto f = std::make_shared<PendingFetch>();
     f->content = content;
@@ -504,16 +578,36 @@ awaitable<FetchResult> Link::fetch(proto::Hash content, std::uint64_t first, std
     proto::Message wire = proto::ChunkRequest{id, content, first, count};
     enqueue(std::move(wire));
     if (auto layer = leaves(content); layer && first >= layer->leaves.size()) f->done = true;
+    std::optional<Clock::time_point> probed;
     while (!f->done) {
-        const auto deadline = f->last_progress + timeout;
-        if (Clock::now() >= deadline) {
+        const auto now = Clock::now();
+        // Requests to one peer are served in turn: one queued behind others
+        // makes no progress of its own while the peer works through them.
+        // Only a peer that sends us no chunk at all is past a deadline.
+        const auto deadline = std::max(f->last_progress, last_chunk_at_) + timeout;
+        if (now < deadline) {
+            probed.reset();
+            co_await state_changed_.wait_until(deadline);
+            continue;
+        }
+        // Past the deadline. If the peer answers a Ping meanwhile it is
+        // ignoring this request: cut it, the caller asks elsewhere. If we
+        // hear nothing at all the path is down (an outage, a NAT rebooting);
+        // the request stays, TCP delivers it late or the link's silence
+        // limit ends it.
+        if (!probed) {
+            probed = now;
+            ping();
+        }
+        if (last_heard_ > *probed) {
             f->error = "no answer within " + std::to_string(timeout.count()) + " ms";
+            f->timed_out = true;
             break;
         }
-        co_await state_changed_.wait_until(deadline);
+        co_await state_changed_.wait_for(250ms);
     }
     fetches_.erase(id);
-    co_return FetchResult{f->error, f->code, f->received};
+    co_return FetchResult{f->error, f->code, f->received, f->timed_out, rejected_layers_.contains(content)};
 }
 
 } // namespace earshot::peers

@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stop_token>
 #include <string>
 #include <variant>
@@ -31,11 +32,16 @@
 
 namespace earshot::peers {
 
-// The content a peer asked for, as far as it may see it.
+// The content a peer asked for, as far as it may see it: a file of the
+// library (read and checked against its indexed leaves chunk by chunk), or
+// verified chunks held elsewhere (the chunk cache, for own devices).
 struct ServedContent {
-    std::string path;
+    std::string path; // empty when read_chunk serves it
     std::uint64_t size = 0;
-    std::shared_ptr<const std::vector<proto::Hash>> leaves; // the indexed leaf layer
+    std::shared_ptr<const std::vector<proto::Hash>> leaves; // the indexed (or verified) leaf layer
+    // Chunk i, already verified, or nullopt if not held; called on the
+    // blocking pool.
+    std::function<std::optional<proto::Bytes>(std::uint64_t)> read_chunk;
 };
 
 // What the daemon lets peers see. Implemented by the daemon over its index;
@@ -67,6 +73,8 @@ struct FetchResult {
     std::optional<std::string> error; // set if the peer refused or the link failed
     proto::ErrorCode code = proto::ErrorCode::internal;
     std::size_t chunks = 0;           // how many on_chunk() calls were made
+    bool timed_out = false;           // cut: no chunk came within the timeout
+    bool layer_rejected = false;      // the peer's leaf layer did not match the content id
 };
 
 struct LinkStats {
@@ -115,7 +123,10 @@ public:
 
     // Requests chunks first..first+count-1; on_chunk(index, bytes) is called
     // for each as it arrives. Completes when all that exist arrived, the
-    // peer refused, the link died, or `timeout` passed without progress.
+    // peer refused, the link died, or `timeout` passed without a chunk (of
+    // this request or any other on the link) and the peer proved it is
+    // there (it answered a Ping sent then): a busy peer or a path that is
+    // down does not cut requests, a peer that ignores them does.
     awaitable<FetchResult> fetch(proto::Hash content, std::uint64_t first, std::uint32_t count,
                                  std::function<void(std::uint64_t, proto::Bytes)> on_chunk,
                                  std::chrono::milliseconds timeout);
@@ -138,8 +149,10 @@ private:
     void on_leaves(proto::Leaves);
     void on_error(const proto::Error&);
     awaitable<void> serve(proto::ChunkRequest req);
+    awaitable<void> serve_held(const proto::ChunkRequest& req, const ServedContent& content, std::uint64_t total);
     // Whether the peer may ask another query now (a token bucket per link).
     bool query_allowed();
+    void ping();
     void fail_pending(const std::string& why);
     std::uint64_t next_id() { return ++last_id_; }
     void touch();
@@ -158,22 +171,26 @@ private:
     bool closing_ = false;
     bool writer_done_ = false;
     std::string close_reason_;
+    std::optional<proto::Error> farewell_; // sent before our close record (a protocol violation)
     std::deque<Outgoing> outgoing_;
     core::Event outgoing_ready_;
     // Answers being prepared for the peer, and the chunks they queued that
     // the writer has not sent yet: a request reads ahead only this far.
     std::size_t serving_ = 0, queries_answering_ = 0, queued_chunks_ = 0;
     core::Event chunk_sent_;
+    core::Event outgoing_drained_; // the writer brought the queue below read_pause_at
     double query_tokens_;
     std::chrono::steady_clock::time_point query_tokens_at_;
     core::Event state_changed_; // answers arrived, or the link is going down
     std::chrono::steady_clock::time_point last_heard_;
+    std::chrono::steady_clock::time_point last_chunk_at_{}; // the last ChunkData of any of our requests
 
     std::uint64_t last_id_ = 0;
     std::map<std::uint64_t, std::shared_ptr<PendingQuery>> queries_;
     std::map<std::uint64_t, std::shared_ptr<PendingFetch>> fetches_;
     std::map<proto::Hash, std::shared_ptr<const LeafLayer>> verified_leaves_;
     std::map<proto::Hash, LeafLayer> assembling_;
+    std::set<proto::Hash> rejected_layers_; // layers that did not match their id: never asked again here
     std::map<proto::Hash, bool> leaves_sent_; // server side: layers already sent on this link
     std::map<std::uint64_t, std::chrono::steady_clock::time_point> pings_;
     LinkStats stats_;

@@ -18,7 +18,7 @@ awaitable<void> PeerSource::resolve(resolver::Query q, resolver::Emit emit, std:
             for (const auto& e : entries) {
                 resolver::Result r;
                 r.sid = proto::to_hex(e.content_id);
-                r.artist = e.artist;
+                r.artist = resolver::join_artists(e.artists);
                 r.track = e.track;
                 r.album = e.album;
                 r.source = name_;
@@ -30,11 +30,7 @@ awaitable<void> PeerSource::resolve(resolver::Query q, resolver::Emit emit, std:
                 // Scored here, not taken from the peer: a friend's daemon
                 // cannot push its results above better ones by claiming 1.0.
                 resolver::Candidate c;
-                for (std::size_t at = 0; at <= e.artist.size();) {
-                    const auto comma = std::min(e.artist.find(", ", at), e.artist.size());
-                    if (comma > at) c.artists.push_back(e.artist.substr(at, comma - at));
-                    at = comma + 2;
-                }
+                c.artists = e.artists;
                 c.album = e.album;
                 c.title = e.track;
                 c.duration_s = r.duration_s;

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -14,9 +15,9 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 constexpr std::uint32_t chunks_per_request = 16;   // 1 MiB: long enough to stream, short enough to spread
-constexpr std::size_t max_requests_per_source = 8;
 constexpr std::uint64_t max_window = 256;          // 16 MiB
-constexpr auto request_timeout = 15s;
+// How long a reader parks before it looks again (a hedge may be due sooner).
+constexpr auto reader_poll = 1s;
 
 std::string short_hex(const proto::Hash& h) { return proto::to_hex(h).substr(0, 12); }
 } // namespace
@@ -24,6 +25,7 @@ std::string short_hex(const proto::Hash& h) { return proto::to_hex(h).substr(0, 
 // One request's chunks on their way into the cache.
 struct Swarm::Run {
     proto::PublicKey key{};
+    bool delivered = false;                // at least one chunk arrived
     std::optional<std::uint64_t> rejected; // the first chunk that failed verification
     std::size_t storing = 0;               // chunks being verified and written on the pool
 };
@@ -54,24 +56,31 @@ bool Swarm::accept_leaves(const std::shared_ptr<peers::Link>& link) {
     return true;
 }
 
-std::shared_ptr<peers::Link> Swarm::pick_source() {
-    std::shared_ptr<peers::Link> best;
-    std::size_t best_load = max_requests_per_source;
-    for (auto& link : peers_.links()) {
-        const auto& st = sources_[link->key()];
-        if (st.lacks || st.bad || st.in_flight >= best_load) continue;
-        best = link;
-        best_load = st.in_flight;
-    }
-    return best;
+std::shared_ptr<peers::Link> Swarm::pick_source(std::span<const proto::PublicKey> exclude) {
+    const auto links = peers_.links();
+    std::vector<proto::PublicKey> keys;
+    keys.reserve(links.size());
+    for (const auto& l : links) keys.push_back(l->key());
+    const auto chosen = book_.pick(keys, Clock::now(), exclude);
+    if (!chosen) return nullptr;
+    for (const auto& l : links)
+        if (l->key() == *chosen) return l;
+    return nullptr;
 }
 
 bool Swarm::any_source_possible() const {
-    for (const auto& link : peers_.links()) {
-        auto it = sources_.find(link->key());
-        if (it == sources_.end() || (!it->second.lacks && !it->second.bad)) return true;
-    }
+    const auto now = Clock::now();
+    for (const auto& link : peers_.links())
+        if (book_.possible(link->key(), now)) return true;
     return false;
+}
+
+bool Swarm::held(std::uint64_t index) const { return fresh_.contains(index) || cache_.has(id_, index); }
+
+void Swarm::start_run(std::shared_ptr<peers::Link> link, std::uint64_t first, std::uint64_t end) {
+    for (std::uint64_t c = first; c < end; ++c) in_flight_[c].push_back(link->key());
+    book_.requested(link->key(), Clock::now());
+    asio::co_spawn(ex_, fetch_run(std::move(link), first, static_cast<std::uint32_t>(end - first)), asio::detached);
 }
 
 void Swarm::pump(std::uint64_t from, std::uint64_t count) {
@@ -85,7 +94,7 @@ void Swarm::pump(std::uint64_t from, std::uint64_t count) {
     }
     std::uint64_t i = from;
     while (i < end) {
-        const auto wanted = [&](std::uint64_t c) { return !in_flight_.contains(c) && !cache_.has(id_, c); };
+        const auto wanted = [&](std::uint64_t c) { return !in_flight_.contains(c) && !held(c); };
         if (!wanted(i)) {
             ++i;
             continue;
@@ -94,12 +103,39 @@ void Swarm::pump(std::uint64_t from, std::uint64_t count) {
         while (run < end && run - i < chunks_per_request && wanted(run)) ++run;
         auto link = pick_source();
         if (!link) return;
-        for (std::uint64_t c = i; c < run; ++c) in_flight_.insert(c);
-        ++sources_[link->key()].in_flight;
-        asio::co_spawn(ex_, fetch_run(link, i, static_cast<std::uint32_t>(run - i)), asio::detached);
+        start_run(std::move(link), i, run);
         i = run;
         if (!leaves_) return;
     }
+}
+
+Clock::duration Swarm::hedge(std::uint64_t index) {
+    const auto it = in_flight_.find(index);
+    if (it == in_flight_.end()) return Clock::duration::zero();
+    const auto now = Clock::now();
+    const std::vector<proto::PublicKey> asked = it->second;
+    // Due when every peer asked has gone without progress for its hedge delay.
+    Clock::time_point due = Clock::time_point::min();
+    for (const auto& key : asked) {
+        const auto* st = book_.find(key);
+        auto link = peers_.link(key);
+        const auto rtt = link ? link->stats().latency_ms : std::nullopt;
+        const auto since = st ? std::max(st->last_arrival, st->busy_since) : now;
+        due = std::max(due, since + book_.hedge_after(key, rtt));
+    }
+    if (now < due) return due - now;
+    auto other = pick_source(asked);
+    if (!other) return reader_poll;
+    std::uint64_t end = index + 1;
+    const auto total = leaves_ ? leaves_->leaves.size() : index + 1;
+    const auto asked_of_other = [&](std::uint64_t c) {
+        const auto f = in_flight_.find(c);
+        return f != in_flight_.end() && std::find(f->second.begin(), f->second.end(), other->key()) != f->second.end();
+    };
+    while (end < total && end - index < chunks_per_request && !held(end) && !asked_of_other(end)) ++end;
+    spdlog::debug("swarm {}: chunk {} is late; asking {} as well", short_hex(id_), index, other->record().name);
+    start_run(std::move(other), index, end);
+    return reader_poll;
 }
 
 awaitable<void> Swarm::fetch_run(std::shared_ptr<peers::Link> link, std::uint64_t first, std::uint32_t count) {
@@ -111,31 +147,44 @@ awaitable<void> Swarm::fetch_run(std::shared_ptr<peers::Link> link, std::uint64_
     const auto result = co_await link->fetch(
         id_, first, count,
         [&](std::uint64_t i, proto::Bytes data) {
+            book_.delivered(key, data.size(), Clock::now());
+            run->delivered = true;
             if (run->rejected) return;
             if (!accept_leaves(link)) {
                 run->rejected = i;
                 return;
             }
+            if (held(i)) return; // a hedged copy that lost the race
             ++run->storing;
             asio::co_spawn(ex_, store(run, i, std::move(data)), asio::detached);
         },
-        std::chrono::duration_cast<std::chrono::milliseconds>(request_timeout));
+        book_.deadline(key, link->stats().latency_ms));
     accept_leaves(link); // a request past the end brings only the layer
     while (run->storing > 0) co_await progress_.wait_for(1s);
-    auto& st = sources_[key];
-    --st.in_flight;
-    for (std::uint64_t c = first; c < first + count; ++c) in_flight_.erase(c);
-    if (run->rejected) {
-        st.bad = true;
+    for (std::uint64_t c = first; c < first + count; ++c) {
+        auto it = in_flight_.find(c);
+        if (it == in_flight_.end()) continue;
+        if (auto k = std::find(it->second.begin(), it->second.end(), key); k != it->second.end()) it->second.erase(k);
+        if (it->second.empty()) in_flight_.erase(it);
+    }
+    auto outcome = SourceBook::Outcome::complete;
+    if (result.layer_rejected) {
+        outcome = SourceBook::Outcome::bad;
+        last_error_ = "peer " + name + " sent a leaf layer that does not match the content id";
+    } else if (run->rejected) {
+        outcome = SourceBook::Outcome::bad;
         last_error_ = "peer " + name + " sent a chunk that failed verification";
         spdlog::warn("peer {}: chunk {} of {} failed verification; not using this peer for it any more", name,
                      *run->rejected, short_hex(id_));
     } else if (result.error) {
-        if (result.code == proto::ErrorCode::unknown_content) st.lacks = true;
+        outcome = result.code == proto::ErrorCode::unknown_content ? SourceBook::Outcome::lacks
+                  : result.timed_out                               ? SourceBook::Outcome::timed_out
+                                                                   : SourceBook::Outcome::failed;
         last_error_ = "peer " + name + ": " + *result.error;
         spdlog::info("peer {}: fetching {} chunks {}..{}: {}", name, short_hex(id_), first, first + count - 1,
                      *result.error);
     }
+    book_.finished(key, outcome, run->delivered, Clock::now());
     progress_.notify();
 }
 
@@ -155,7 +204,6 @@ awaitable<void> Swarm::store(std::shared_ptr<Run> run, std::uint64_t index, prot
     if (stored) {
         remember_fresh(index, std::move(*stored));
         in_flight_.erase(index);
-        ++sources_[run->key].chunks;
     } else if (!run->rejected) {
         run->rejected = index;
     }
@@ -209,7 +257,8 @@ awaitable<proto::Bytes> Swarm::chunk(std::uint64_t index) {
         if (in_flight_.contains(index)) {
             sourceless_since.reset();
             waited = true;
-            co_await progress_.wait_for(request_timeout);
+            const auto next_look = std::clamp<Clock::duration>(hedge(index), 20ms, reader_poll);
+            co_await progress_.wait_for(next_look);
             continue;
         }
         // Nobody to ask. Linked peers that lack the content or lied about it

@@ -10,8 +10,12 @@
 // Read-ahead: a reader asking for chunk i makes the swarm request the
 // window i..i+w. w starts at 512 KiB and doubles (to 16 MiB) each time a
 // reader had to wait, so a slow or distant link gets a deeper pipeline and a
-// fast one stays shallow. Requests are spread over sources, fewest
-// outstanding first; a seek simply starts a new window where it lands.
+// fast one stays shallow. A seek simply starts a new window where it lands.
+//
+// Whom to ask, how long to wait and when to ask a second peer for a chunk a
+// reader waits on is SourceBook's policy (sources.hpp): claimers first,
+// deadlines from each peer's measured rate and round trip, hedged requests,
+// and a peer that stays silent benched after a few seconds.
 //
 // Threads: the swarm lives on the io thread (where the link decrypts what
 // arrives); each chunk's verification and cache write run on the blocking
@@ -24,6 +28,7 @@
 #include "daemon/http/backend.hpp"
 #include "daemon/peers/manager.hpp"
 #include "daemon/stream/chunk_cache.hpp"
+#include "daemon/stream/sources.hpp"
 
 #include <map>
 #include <memory>
@@ -51,22 +56,25 @@ public:
     // throws like chunk().
     awaitable<void> fetch_all(std::function<void(std::uint64_t done, std::uint64_t total)> progress);
 
+    // This peer returned the content in its Results: it is asked first.
+    void claimed_by(const proto::PublicKey& key) { book_.claimed(key); }
+    // What the swarm knows of each peer it asked (for status and tests).
+    const SourceBook& sources() const { return book_; }
+
     // How long a read waits for a source to (re)appear before it fails.
     static constexpr std::chrono::seconds source_wait{20};
 
 private:
-    struct SourceState {
-        std::size_t in_flight = 0;
-        bool lacks = false;    // said it does not hold the content
-        bool bad = false;      // sent bytes that failed verification
-        std::uint64_t chunks = 0;
-    };
-
     void pump(std::uint64_t from, std::uint64_t count);
-    std::shared_ptr<peers::Link> pick_source();
+    // Asks another peer for the chunks from `index` when every peer asked
+    // for it has been silent too long; returns when to look again.
+    std::chrono::steady_clock::duration hedge(std::uint64_t index);
+    std::shared_ptr<peers::Link> pick_source(std::span<const proto::PublicKey> exclude = {});
+    void start_run(std::shared_ptr<peers::Link> link, std::uint64_t first, std::uint64_t end);
     awaitable<void> fetch_run(std::shared_ptr<peers::Link> link, std::uint64_t first, std::uint32_t count);
     bool accept_leaves(const std::shared_ptr<peers::Link>& link);
     bool any_source_possible() const;
+    bool held(std::uint64_t index) const;
     void remember_fresh(std::uint64_t index, proto::Bytes data);
     [[noreturn]] void fail(std::uint64_t index) const;
 
@@ -81,8 +89,10 @@ private:
     proto::Hash id_;
     std::optional<std::uint64_t> size_;
     std::shared_ptr<const peers::LeafLayer> leaves_;
-    std::map<proto::PublicKey, SourceState> sources_;
-    std::set<std::uint64_t> in_flight_;
+    SourceBook book_;
+    // Chunks asked for and not stored yet, with the peers asked (more than
+    // one when a request was hedged).
+    std::map<std::uint64_t, std::vector<proto::PublicKey>> in_flight_;
     // Chunks fetched and verified but not read yet, so a sequential reader
     // gets them without a disk round trip and a second hash.
     std::map<std::uint64_t, proto::Bytes> fresh_;

@@ -31,7 +31,7 @@ Hash some_hash(std::uint8_t seed) {
 
 // Valid encodings of every message type: the starting points for mutation.
 std::vector<Bytes> seeds() {
-    ResultEntry e{some_hash(1), 4'000'000, "Artist", "Track", "Album", "audio/mpeg", 320, 200'000, 0.5, "rec", 3};
+    ResultEntry e{some_hash(1), 4'000'000, {"Artist", "Other, Artist"}, "Track", "Album", "audio/mpeg", 320, 200'000, 0.5, "rec", 3};
     std::vector<Message> ms{
         Hello{1, "earshot/0.1.0", "laptop", capability::search},
         Query{1, "artist", "track", "album", "", 200.5},

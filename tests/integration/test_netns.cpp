@@ -15,6 +15,7 @@
 #include "tests/support/eventually.hpp"
 #include "tests/support/netns.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "proto/peer_id.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -178,6 +179,19 @@ struct Testbed {
         pair(*server, *laptop, "laptop");
         BOOST_TEST_REQUIRE(eventually([&] { return laptop->peer_online() && server->peer_online(); }),
                            "not linked; laptop log:\n" << laptop->log());
+        // Both sides dial; when both dials succeed each keeps the link
+        // opened by the smaller key (PeerManager::run_link). Tests that follow
+        // one link start once both hold that one, which no later dial replaces.
+        const auto key = [](const Node& node) { return std::get<proto::PublicKey>(proto::parse_peer_id(node.peer_id())); };
+        const bool laptop_should_dial = key(*laptop) < key(*server);
+        const auto dialled = [](const Node& node) {
+            const auto address = node.peer()["connected_address"];
+            return address.is_string() && address.get<std::string>().ends_with(std::string(":") + peer_port);
+        };
+        BOOST_TEST_REQUIRE(eventually([&] {
+            return laptop->peer_online() && server->peer_online() && dialled(*laptop) == laptop_should_dial &&
+                   dialled(*server) == !laptop_should_dial;
+        }, 20s), "the kept link did not settle; laptop log:\n" << laptop->log());
     }
 
     void pair(const Node& from, const Node& to, const std::string& name) const {

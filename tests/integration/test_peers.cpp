@@ -377,6 +377,29 @@ BOOST_AUTO_TEST_CASE(cache_and_pins_play_with_every_peer_offline) {
     BOOST_TEST((c.laptop->api().get("/sid/" + glass_sid).body == glass));
     BOOST_TEST((c.laptop->api().get("/sid/" + solo_sid, {{"Range", "bytes=1000-"}}).body == solo.substr(1000)));
 
+    // On the train: what was pinned is found, not only played by a known sid.
+    const auto found = search(*c.laptop, "Aurora Lane", "Glass Harbor");
+    const auto pinned = result_for(found, glass_sid);
+    BOOST_TEST_REQUIRE(pinned.has_value(), found.dump());
+    BOOST_TEST((*pinned)["source"] == "pinned");
+    BOOST_TEST((*pinned)["score"].get<double>() >= 0.99);
+    // Merely cached is not kept, so it is not offered.
+    BOOST_TEST(!result_for(search(*c.laptop, "Only Server", "Solo Piece"), solo_sid).has_value());
+
+    // Another own device (a phone, with home and friend offline) finds the
+    // laptop's pin and streams it from the laptop.
+    const auto phone_lib = c.tmp / "phone-music";
+    fs::create_directories(phone_lib);
+    test::Daemon phone(c.tmp / "phone", {"--library", phone_lib.string(), "--name", "phone"});
+    pair(phone, *c.laptop, "device", "laptop");
+    pair(*c.laptop, phone, "device", "phone");
+    BOOST_TEST_REQUIRE(eventually([&] { return online(phone, "laptop"); }));
+    const auto on_phone = result_for(search(phone, "Aurora Lane", "Glass Harbor"), glass_sid);
+    BOOST_TEST_REQUIRE(on_phone.has_value());
+    BOOST_TEST((*on_phone)["source"] == "laptop");
+    BOOST_TEST((phone.api().get("/sid/" + glass_sid).body == glass));
+    phone.stop();
+
     out = test::run_program({test::earshot_cli_path(), "--api", c.laptop->url(), "pins"});
     BOOST_TEST(out.out.find("complete") != std::string::npos, out.out);
 
@@ -384,6 +407,7 @@ BOOST_AUTO_TEST_CASE(cache_and_pins_play_with_every_peer_offline) {
     c.laptop->stop();
     c.laptop.emplace(c.tmp / "laptop", std::vector<std::string>{"--library", c.laptop_lib.string(), "--name", "laptop"});
     BOOST_TEST((c.laptop->api().get("/sid/" + glass_sid).body == glass));
+    BOOST_TEST(result_for(search(*c.laptop, "Aurora Lane", "Glass Harbor"), glass_sid).has_value());
     out = test::run_program({test::earshot_cli_path(), "--api", c.laptop->url(), "unpin", glass_sid});
     BOOST_TEST(out.exit_code == 0, out.err);
     BOOST_TEST(c.laptop->api().get_json("/api/v1/pins")["pins"].empty());
@@ -401,4 +425,26 @@ BOOST_AUTO_TEST_CASE(paired_devices_on_one_lan_find_each_other_without_addresses
         BOOST_TEST_REQUIRE(r.ok(), r.body);
     }
     BOOST_TEST(eventually([&] { return online(a, "den") && online(b, "desk"); }));
+}
+
+BOOST_AUTO_TEST_CASE(an_artist_name_with_commas_crosses_the_wire_whole) {
+    test::TempDir tmp("earshot-artists");
+    const auto home_lib = tmp / "home-music", laptop_lib = tmp / "laptop-music";
+    fs::create_directories(home_lib);
+    fs::create_directories(laptop_lib);
+    test::make_audio(home_lib / "helpless.flac",
+                     {.artist = "Crosby, Stills, Nash & Young", .title = "Helpless", .seed = 11, .seconds = 4});
+    test::Daemon home(tmp / "home", {"--library", home_lib.string(), "--name", "home"});
+    test::Daemon laptop(tmp / "laptop", {"--library", laptop_lib.string(), "--name", "laptop"});
+    home.wait_scan_idle();
+    pair(laptop, home, "device", "home");
+    pair(home, laptop, "device", "laptop");
+    BOOST_TEST_REQUIRE(eventually([&] { return online(laptop, "home"); }));
+    const auto body = search(laptop, "Crosby, Stills, Nash & Young", "Helpless");
+    BOOST_TEST_REQUIRE(!body["results"].empty(), body.dump());
+    const auto& r = body["results"][0];
+    BOOST_TEST(r["source"] == "home");
+    BOOST_TEST(r["artist"] == "Crosby, Stills, Nash & Young");
+    // Scored by the laptop against one artist, not "Crosby" + "Stills" + "Nash & Young".
+    BOOST_TEST(r["score"].get<double>() >= 0.99, r.dump());
 }

@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <fstream>
 
 using namespace earshot;
@@ -70,4 +71,33 @@ BOOST_AUTO_TEST_CASE(identity_is_created_private_and_kept) {
     // A damaged key file is an error, not a silent new identity.
     std::ofstream(file, std::ios::trunc) << "garbage\n";
     BOOST_CHECK_THROW(peers::Identity::load_or_create(dir.path()), std::runtime_error);
+}
+
+// The example of proto/PEER_ID.md, and its key file, byte for byte.
+BOOST_AUTO_TEST_CASE(the_documented_example_and_key_file) {
+    std::array<std::uint8_t, 32> seed{};
+    for (std::size_t i = 0; i < seed.size(); ++i) seed[i] = static_cast<std::uint8_t>(i);
+    const auto id = peers::Identity::from_seed(seed);
+    BOOST_TEST(proto::to_hex(id.public_key()) == "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8");
+    const std::string text = "AOQQPP7-TZYIL4D-HLQ3UMO-OS6ATFM-T6JVRQT-OSQ2XY2-53SDGIE-SVGG4A3";
+    BOOST_TEST(id.peer_id() == text);
+    BOOST_TEST(std::get<proto::PublicKey>(proto::parse_peer_id("aoqqpp7 tzyil4d hlq3umo os6atfm t6jvrqt osq2xy2 53sdgie svgg4a3")) ==
+               id.public_key());
+    std::string zeros = text;
+    std::replace(zeros.begin(), zeros.end(), 'O', '0');
+    BOOST_TEST(std::get<proto::PublicKey>(proto::parse_peer_id(zeros)) == id.public_key());
+
+    test::TempDir dir;
+    std::ofstream(dir / "identity.key")
+        << "earshot-identity-v1 ed25519-seed 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
+    fs::permissions(dir / "identity.key", fs::perms::owner_read | fs::perms::owner_write);
+    BOOST_TEST(peers::Identity::load_or_create(dir.path()).peer_id() == text);
+    // And a created one has that shape.
+    test::TempDir fresh;
+    peers::Identity::load_or_create(fresh.path());
+    std::ifstream in(fresh / "identity.key");
+    std::string line;
+    std::getline(in, line);
+    BOOST_TEST(line.rfind("earshot-identity-v1 ed25519-seed ", 0) == 0u);
+    BOOST_TEST(line.size() == 33u + 64u);
 }

@@ -23,7 +23,7 @@ ResultEntry sample_entry(std::uint8_t seed) {
     ResultEntry e;
     e.content_id = hash_of(seed);
     e.size = 5'123'456 + seed;
-    e.artist = "Björk";
+    e.artists = {"Björk", "Crosby, Stills, Nash & Young"};
     e.track = "Jóga";
     e.album = "Homogenic";
     e.mimetype = "audio/flac";
@@ -412,6 +412,20 @@ BOOST_AUTO_TEST_CASE(field_limits_are_enforced) {
     for (std::size_t i = 0; i <= max_results_per_frame; ++i) over_limit.raw(entry);
     over_limit.u8(1);
     BOOST_CHECK_THROW(decode_results(over_limit.bytes()), DecodeError);
+    // Artists: whole names with commas survive; more than 32 is refused both ways.
+    const auto back = decode_results(encode(Results{1, {sample_entry(3)}, true}));
+    BOOST_TEST((back.entries.at(0).artists == std::vector<std::string>{"Björk", "Crosby, Stills, Nash & Young"}));
+    ResultEntry crowded = sample_entry(1);
+    crowded.artists.assign(max_artists_per_entry + 1, "a");
+    BOOST_CHECK_THROW(encode(Results{1, {crowded}, true}), std::invalid_argument);
+    ByteWriter crowd;
+    crowd.varint(1);
+    crowd.varint(1);
+    crowd.hash(hash_of(1));
+    crowd.varint(10);
+    crowd.varint(max_artists_per_entry + 1);
+    for (std::size_t i = 0; i <= max_artists_per_entry; ++i) crowd.varint(0);
+    BOOST_CHECK_THROW(decode_results(crowd.bytes()), DecodeError);
 }
 
 BOOST_AUTO_TEST_CASE(query_duration_round_trips_to_the_millisecond) {
