@@ -133,6 +133,7 @@ awaitable<Reply> handle_native(Context& ctx, const Request& req) {
             co_return json_reply(bhttp::status::ok, nlohmann::json{{"unpinned", sid}});
         }
     }
+    if (!rest.empty() && rest[0] == "sites") co_return handle_native_sites(ctx, req, rest);
     if (rest.size() == 2 && rest[0] == "results") {
         only(bhttp::verb::get);
         const auto& qid = rest[1];

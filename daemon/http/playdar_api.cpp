@@ -31,9 +31,10 @@ std::string required_qid(const Request& req) {
     return qid;
 }
 
-nlohmann::json results_body(const resolver::QuerySnapshot& snap, std::string_view base_url) {
+nlohmann::json results_body(const resolver::QuerySnapshot& snap, std::string_view base_url,
+                            std::string_view url_query) {
     // The native shape plus Playdar's polling hints, which its clients read.
-    auto body = snapshot_json(snap, base_url);
+    auto body = snapshot_json(snap, base_url, static_cast<std::size_t>(-1), url_query);
     body["poll_interval"] = poll_interval_ms;
     body["poll_limit"] = poll_limit;
     body["refresh_interval"] = poll_interval_ms;
@@ -45,6 +46,15 @@ awaitable<Reply> run_method(Context& ctx, const Request& req) {
     auto& resolver = ctx.backend.resolver();
 
     if (method == "stat") {
+        // Answered for strangers too, so a Playdar client can find the daemon
+        // and start the approval; they learn that and nothing of the library.
+        if (!req.access.authenticated)
+            co_return json_reply(bhttp::status::ok, nlohmann::json{
+                                                        {"name", "playdar"},
+                                                        {"version", "0.1.0"},
+                                                        {"authenticated", false},
+                                                        {"capabilities", nlohmann::json::object()},
+                                                    });
         co_return json_reply(bhttp::status::ok,
                              nlohmann::json{
                                  {"name", "playdar"},
@@ -56,6 +66,9 @@ awaitable<Reply> run_method(Context& ctx, const Request& req) {
                                  {"earshot", {{"version", EARSHOT_VERSION}, {"name", ctx.backend.name()}}},
                              });
     }
+    // Before any method looks at its parameters: a stranger must not even
+    // learn whether a qid exists.
+    if (!req.access.authenticated) throw HttpError(bhttp::status::forbidden, stranger_message(req, "use the Playdar API"));
     if (method == "resolve") {
         auto query = query_from_params(req);
         std::string qid;
@@ -71,7 +84,7 @@ awaitable<Reply> run_method(Context& ctx, const Request& req) {
         const auto qid = required_qid(req);
         const auto snap = resolver.snapshot(qid);
         if (!snap) throw HttpError(bhttp::status::not_found, "unknown qid '" + qid + "'");
-        co_return json_reply(bhttp::status::ok, results_body(*snap, req.base_url));
+        co_return json_reply(bhttp::status::ok, results_body(*snap, req.base_url, req.access.url_query()));
     }
     if (method == "get_results_long") {
         const auto qid = required_qid(req);
@@ -81,7 +94,7 @@ awaitable<Reply> run_method(Context& ctx, const Request& req) {
                 std::min<std::uint64_t>(parse_unsigned("timeout", t), static_cast<std::uint64_t>(long_poll_cap.count())));
         const auto snap = co_await resolver.wait(qid, timeout);
         if (!snap) throw HttpError(bhttp::status::not_found, "unknown qid '" + qid + "'");
-        co_return json_reply(bhttp::status::ok, results_body(*snap, req.base_url));
+        co_return json_reply(bhttp::status::ok, results_body(*snap, req.base_url, req.access.url_query()));
     }
     if (method == "cancel") {
         const auto qid = required_qid(req);

@@ -63,11 +63,14 @@ bool is_disconnect(const error_code& ec) {
 
 struct Server::State {
     State(asio::io_context& io_, Backend& backend, ServerOptions opts)
-        : io(io_), options(std::move(opts)),
-          ctx{backend, options, !is_loopback(options.listen.address()), local_hostname()}, acceptor(io_) {}
+        : io(io_), options(std::move(opts)), sites(options.sites_file),
+          ctx{backend, options, !is_loopback(options.listen.address()), local_hostname(), sites, approvals},
+          acceptor(io_) {}
 
     asio::io_context& io;
     ServerOptions options;
+    SiteRegistry sites;
+    Approvals approvals;
     Context ctx; // refers to `options`; State never moves (it lives in a shared_ptr)
     tcp::acceptor acceptor;
     bool started = false;
@@ -137,7 +140,7 @@ awaitable<Reply> handle(Server::State& st, const Message& msg, const tcp::endpoi
             params->append(*form);
         }
     }
-    const Request req{msg, std::move(target.segments), std::move(*params), base_url(msg, local)};
+    Request req{msg, std::move(target.segments), std::move(*params), base_url(msg, local)};
     co_return co_await route(st.ctx, req);
 }
 

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,9 @@ struct ServerOptions {
     // except /sid/... must then carry it (`auth=` parameter or `Authorization: Bearer`).
     // On a loopback address no token is asked for, even if one is set.
     std::string token;
+    // Where approved web sites and their tokens are kept (DATA/sites.json);
+    // empty keeps them in memory only.
+    std::filesystem::path sites_file;
     // A connection with no request in progress is closed after this long.
     std::chrono::seconds idle_timeout{60};
     // A single write that makes no progress for this long ends the connection
