@@ -115,9 +115,9 @@ bool valid_qid(std::string_view qid) {
     });
 }
 
-std::string start_query(Backend& backend, resolver::Query q, std::string qid) {
+std::string start_query(resolver::Resolver& resolver, resolver::Query q, std::string qid) {
     try {
-        return backend.resolver().start(std::move(q), std::move(qid));
+        return resolver.start(std::move(q), std::move(qid));
     } catch (const std::invalid_argument& e) {
         throw HttpError(bhttp::status::bad_request, e.what());
     }

@@ -1,9 +1,9 @@
-// What the connection loop hands to the routes and gets back. Internal to
-// earshot_http; the public surface is server.hpp.
+// What the connection loop hands to the routes and gets back, and helpers the
+// modules share. Internal to earshot_http; the public surface is server.hpp,
+// and a module's is routes.hpp.
 #pragma once
 
 #include "daemon/http/backend.hpp"
-#include "daemon/http/server.hpp"
 #include "daemon/http/sites.hpp"
 #include "daemon/http/url.hpp"
 #include "proto/asio.hpp"
@@ -112,36 +112,14 @@ bool valid_id(std::string_view id);
 // A qid, as the resolver accepts them: [A-Za-z0-9_.:-]{1,128}.
 bool valid_qid(std::string_view qid);
 // Starts a query; a query the resolver refuses becomes a 400.
-std::string start_query(Backend& backend, resolver::Query q, std::string qid = {});
+std::string start_query(resolver::Resolver& resolver, resolver::Query q, std::string qid = {});
 
 // Builds a resolver query from artist/track/album/duration or q; 400 when
 // there is nothing to look for or a field is absurdly long.
 resolver::Query query_from_params(const Request& req);
 
-struct Context {
-    Backend& backend;
-    const ServerOptions& options;
-    bool auth_required;
-    std::string machine_hostname;
-    SiteRegistry& sites;
-    Approvals& approvals;
-};
-
-// Handlers, one per area. They throw HttpError for client mistakes.
-awaitable<Reply> handle_playdar(Context& ctx, const Request& req);
-awaitable<Reply> handle_native(Context& ctx, const Request& req);
-awaitable<Reply> handle_stream(Context& ctx, const Request& req);
-// /auth_1/ (the approval page) and /auth_2/ (the approval).
-awaitable<Reply> handle_site_auth(Context& ctx, const Request& req);
-// GET /api/v1/sites, POST /api/v1/sites, POST /api/v1/sites/revoke; rest = path after "v1".
-Reply handle_native_sites(Context& ctx, const Request& req, const std::vector<std::string>& rest);
-
 // The 403 message for a page of a site that is not approved (or names no
 // origin): what it may not do and how it gets approved (/auth_1/).
 std::string stranger_message(const Request& req, std::string_view what);
-
-// Auth, Host/Origin checks, CORS, method checks and dispatch to the handlers.
-// Never throws: every failure becomes a JSON error reply. Fills in req.access.
-awaitable<Reply> route(Context& ctx, Request& req);
 
 } // namespace earshot::http

@@ -1,6 +1,7 @@
 // The Playdar HTTP API (playdar-core 0.1.x): /api/?method=stat|resolve|
 // get_results|get_results_long|cancel, with JSONP, so Playdar-era clients work.
-#include "daemon/http/handler.hpp"
+#include "daemon/http/modules.hpp"
+#include "daemon/http/routes.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -41,34 +42,94 @@ nlohmann::json results_body(const resolver::QuerySnapshot& snap, std::string_vie
     return body;
 }
 
-awaitable<Reply> run_method(Context& ctx, const Request& req) {
+// Playdar.js used "jsonp="; the jQuery convention is "callback=". Empty: plain JSON.
+std::string jsonp_callback(const Request& req) {
+    std::string callback(req.optional("jsonp"));
+    if (callback.empty()) callback = std::string(req.optional("callback"));
+    if (!callback.empty() && !valid_callback(callback))
+        throw HttpError(bhttp::status::bad_request, "JSONP callback names may only use [A-Za-z0-9_.$]");
+    return callback;
+}
+
+// Errors stay errors (status kept) but are wrapped too, so a JSONP client's
+// callback sees {"error": ...} where the browser runs it.
+Reply wrap_jsonp(Reply reply, const std::string& callback) {
+    if (!callback.empty()) {
+        reply.body = callback + "(" + reply.body + ");";
+        reply.fields.set(bhttp::field::content_type, "text/javascript; charset=utf-8");
+    }
+    return reply;
+}
+
+class PlaydarModule final : public Module {
+public:
+    PlaydarModule(ResolverAccess& library, std::string machine_hostname)
+        : library_(library), machine_hostname_(std::move(machine_hostname)) {}
+
+    void add_routes(RouteTable& routes) override {
+        routes.add(Route{
+            .pattern = "/api/",
+            .methods = {bhttp::verb::get, bhttp::verb::post},
+            .policy = Policy::site_token,
+            .cors = Cors::any,
+            .handler = [this](const Request& req) { return handle(req); },
+            .stranger_refusal = "use the Playdar API",
+            .for_strangers = [](const Request& req) { return strangers(req); },
+        });
+    }
+
+private:
+    awaitable<Reply> handle(const Request& req) {
+        const auto callback = jsonp_callback(req);
+        Reply reply;
+        try {
+            reply = co_await run_method(req);
+        } catch (const HttpError& e) {
+            reply = error_reply(e.status(), e.what());
+        }
+        co_return wrap_jsonp(std::move(reply), callback);
+    }
+
+    // A page of a site the user has not approved: stat answers, so a Playdar
+    // client can find the daemon and start the approval, and says nothing of
+    // the library; every other method is refused before it looks at its
+    // parameters, so a stranger cannot even learn whether a qid exists.
+    static awaitable<Reply> strangers(const Request& req) {
+        const auto callback = jsonp_callback(req);
+        Reply reply;
+        if (req.optional("method") == "stat")
+            reply = json_reply(bhttp::status::ok, nlohmann::json{
+                                                      {"name", "playdar"},
+                                                      {"version", "0.1.0"},
+                                                      {"authenticated", false},
+                                                      {"capabilities", nlohmann::json::object()},
+                                                  });
+        else reply = error_reply(bhttp::status::forbidden, stranger_message(req, "use the Playdar API"));
+        co_return wrap_jsonp(std::move(reply), callback);
+    }
+
+    awaitable<Reply> run_method(const Request& req);
+
+    ResolverAccess& library_;
+    std::string machine_hostname_;
+};
+
+awaitable<Reply> PlaydarModule::run_method(const Request& req) {
     const auto& method = req.required("method");
-    auto& resolver = ctx.backend.resolver();
+    auto& resolver = library_.resolver();
 
     if (method == "stat") {
-        // Answered for strangers too, so a Playdar client can find the daemon
-        // and start the approval; they learn that and nothing of the library.
-        if (!req.access.authenticated)
-            co_return json_reply(bhttp::status::ok, nlohmann::json{
-                                                        {"name", "playdar"},
-                                                        {"version", "0.1.0"},
-                                                        {"authenticated", false},
-                                                        {"capabilities", nlohmann::json::object()},
-                                                    });
         co_return json_reply(bhttp::status::ok,
                              nlohmann::json{
                                  {"name", "playdar"},
                                  {"version", "0.1.0"},
                                  {"authenticated", true},
-                                 {"hostname", ctx.machine_hostname},
+                                 {"hostname", machine_hostname_},
                                  {"capabilities", nlohmann::json::object()},
                                  // earshot's own fields; Playdar clients ignore them.
-                                 {"earshot", {{"version", EARSHOT_VERSION}, {"name", ctx.backend.name()}}},
+                                 {"earshot", {{"version", EARSHOT_VERSION}, {"name", library_.name()}}},
                              });
     }
-    // Before any method looks at its parameters: a stranger must not even
-    // learn whether a qid exists.
-    if (!req.access.authenticated) throw HttpError(bhttp::status::forbidden, stranger_message(req, "use the Playdar API"));
     if (method == "resolve") {
         auto query = query_from_params(req);
         std::string qid;
@@ -77,7 +138,7 @@ awaitable<Reply> run_method(Context& ctx, const Request& req) {
                 throw HttpError(bhttp::status::bad_request, "parameter 'qid' must match [A-Za-z0-9_.:-]{1,128}");
             qid = *given;
         }
-        qid = start_query(ctx.backend, std::move(query), std::move(qid));
+        qid = start_query(resolver, std::move(query), std::move(qid));
         co_return json_reply(bhttp::status::ok, nlohmann::json{{"qid", qid}});
     }
     if (method == "get_results") {
@@ -107,26 +168,8 @@ awaitable<Reply> run_method(Context& ctx, const Request& req) {
 
 } // namespace
 
-awaitable<Reply> handle_playdar(Context& ctx, const Request& req) {
-    // Playdar.js used "jsonp="; the jQuery convention is "callback=".
-    std::string callback(req.optional("jsonp"));
-    if (callback.empty()) callback = std::string(req.optional("callback"));
-    if (!callback.empty() && !valid_callback(callback))
-        throw HttpError(bhttp::status::bad_request, "JSONP callback names may only use [A-Za-z0-9_.$]");
-
-    Reply reply;
-    try {
-        reply = co_await run_method(ctx, req);
-    } catch (const HttpError& e) {
-        // Errors stay errors (status kept) but are wrapped too, so a JSONP
-        // client's callback sees {"error": ...} where the browser runs it.
-        reply = error_reply(e.status(), e.what());
-    }
-    if (!callback.empty()) {
-        reply.body = callback + "(" + reply.body + ");";
-        reply.fields.set(bhttp::field::content_type, "text/javascript; charset=utf-8");
-    }
-    co_return reply;
+std::unique_ptr<Module> playdar_module(ResolverAccess& library, std::string machine_hostname) {
+    return std::make_unique<PlaydarModule>(library, std::move(machine_hostname));
 }
 
 } // namespace earshot::http

@@ -1,24 +1,56 @@
-// Which handler answers, and who may ask.
+// Which handler answers, and who may ask: the route table and the policies.
+#include "daemon/http/router.hpp"
+
 #include "daemon/http/auth.hpp"
-#include "daemon/http/handler.hpp"
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <stdexcept>
+
 namespace earshot::http {
-namespace {
 
-enum class Area { playdar, native, stream, site_auth, other };
-
-Area area_of(const std::vector<std::string>& p) {
-    // "/api" and "/api/" are the Playdar API (clients use "/api/?method=...").
-    if (!p.empty() && p[0] == "api" && (p.size() == 1 || (p.size() == 2 && p[1].empty()))) return Area::playdar;
-    if (p.size() >= 2 && p[0] == "api" && p[1] == "v1") return Area::native;
-    if (!p.empty() && p[0] == "sid") return Area::stream;
-    // "/auth_1/" and "/auth_2/" as Playdar clients build them; "/auth_1" too.
-    if (!p.empty() && (p[0] == "auth_1" || p[0] == "auth_2") && (p.size() == 1 || (p.size() == 2 && p[1].empty())))
-        return Area::site_auth;
-    return Area::other;
+void RouteTable::add(Route route) {
+    const std::string_view pattern = route.pattern;
+    if (!pattern.starts_with('/') || !route.handler)
+        throw std::invalid_argument("route '" + route.pattern + "': a pattern starts with '/' and has a handler");
+    Row row;
+    auto rest = pattern.substr(1);
+    if (rest.ends_with("/*")) {
+        row.subtree = true;
+        rest.remove_suffix(2);
+    } else if (rest.ends_with('/')) {
+        rest.remove_suffix(1);
+    }
+    while (!rest.empty()) {
+        const auto slash = rest.find('/');
+        const auto segment = rest.substr(0, slash);
+        if (segment.empty() || segment == "*")
+            throw std::invalid_argument("route '" + route.pattern + "': '*' may only end a pattern, after a '/'");
+        row.prefix.emplace_back(segment);
+        rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    }
+    for (const auto& r : rows_)
+        if (r.prefix == row.prefix && r.subtree == row.subtree)
+            throw std::invalid_argument("route '" + route.pattern + "' is registered twice");
+    row.route = std::move(route);
+    rows_.push_back(std::move(row));
 }
+
+const Route* RouteTable::find(const std::vector<std::string>& path) const {
+    const Row* best = nullptr;
+    for (const auto& r : rows_) {
+        if (path.size() < r.prefix.size() || !std::equal(r.prefix.begin(), r.prefix.end(), path.begin())) continue;
+        // An exact pattern also takes the trailing slash ("/api/" is {"api", ""}).
+        const bool exact = path.size() == r.prefix.size() ||
+                           (path.size() == r.prefix.size() + 1 && path.back().empty());
+        if (!r.subtree && !exact) continue;
+        if (!best || r.prefix.size() > best->prefix.size()) best = &r;
+    }
+    return best ? &best->route : nullptr;
+}
+
+namespace {
 
 // CORS: "Access-Control-Allow-Origin: *" on the Playdar API and /sid, in both
 // modes, and never on the native API or the approval pages.
@@ -53,16 +85,19 @@ Reply preflight() {
     return r;
 }
 
-void require_method(const Request& req, std::initializer_list<bhttp::verb> allowed, std::string_view allow_header) {
-    for (const auto v : allowed)
+void require_method(const Request& req, const Route& route) {
+    if (route.methods.empty()) return;
+    for (const auto v : route.methods)
         if (req.msg.method() == v) return;
+    std::string allow;
+    for (const auto v : route.methods) allow += (allow.empty() ? "" : ", ") + std::string(bhttp::to_string(v));
+    if (route.cors == Cors::any) allow += ", OPTIONS";
     throw HttpError(bhttp::status::method_not_allowed,
-                    "method " + std::string(req.msg.method_string()) + " is not allowed here (allowed: " +
-                        std::string(allow_header) + ")",
-                    std::string(allow_header));
+                    "method " + std::string(req.msg.method_string()) + " is not allowed here (allowed: " + allow + ")",
+                    allow);
 }
 
-void check_token(const Context& ctx, const Request& req) {
+void check_token(const RouterContext& ctx, const Request& req) {
     if (!ctx.auth_required) return;
     if (const auto h = req.header(bhttp::field::authorization))
         if (const auto t = bearer_token(*h); t && token_equals(*t, ctx.options.token)) return;
@@ -71,7 +106,7 @@ void check_token(const Context& ctx, const Request& req) {
                     "a token is required: send 'Authorization: Bearer <token>' or the 'auth' parameter");
 }
 
-bool presented_api_token(const Context& ctx, const Request& req) {
+bool presented_api_token(const RouterContext& ctx, const Request& req) {
     if (!ctx.auth_required) return false;
     if (const auto h = req.header(bhttp::field::authorization))
         if (const auto t = bearer_token(*h); t && token_equals(*t, ctx.options.token)) return true;
@@ -80,7 +115,7 @@ bool presented_api_token(const Context& ctx, const Request& req) {
 }
 
 // Decides req.access: who is asking, and whether they may have the library's data.
-void judge_caller(const Context& ctx, Request& req) {
+void judge_caller(const RouterContext& ctx, Request& req) {
     auto& a = req.access;
     a.caller = classify_caller(req.header(bhttp::field::origin), req.header(std::string_view("Sec-Fetch-Site")),
                                req.header(bhttp::field::referer), req.header(bhttp::field::host).value_or(""));
@@ -100,14 +135,7 @@ void judge_caller(const Context& ctx, Request& req) {
     }
 }
 
-// A page on another site must not drive the native API: browsers send Origin
-// on cross-origin POSTs and Sec-Fetch-Site (or a Referer) on everything else.
-void check_origin(const Request& req) {
-    if (req.access.caller.kind == Caller::cross_site)
-        throw HttpError(bhttp::status::forbidden, "cross-origin requests to the native API are refused");
-}
-
-awaitable<Reply> dispatch(Context& ctx, const Request& req, Area area) {
+awaitable<Reply> dispatch(const RouterContext& ctx, const Request& req, const Route* route) {
     // Without a token the daemon trusts whoever reaches loopback; a DNS-rebinding
     // page reaches loopback too, but always with its own name in Host.
     if (!ctx.auth_required) {
@@ -116,46 +144,45 @@ awaitable<Reply> dispatch(Context& ctx, const Request& req, Area area) {
                             "Host '" + std::string(*host) +
                                 "' does not name this machine; use an address such as http://127.0.0.1");
     }
-    const bool options = req.msg.method() == bhttp::verb::options;
-    switch (area) {
-    case Area::stream:
-        // /sid needs no token from players: they get a plain URL and send no
-        // browser headers. A page on another site needs its site token, since a
-        // content id can be computed from a file the site already has; refused
-        // before the sid is even looked at, so a stranger cannot probe for one.
-        if (options) co_return preflight();
-        require_method(req, {bhttp::verb::get, bhttp::verb::head}, "GET, HEAD, OPTIONS");
-        if (!req.access.authenticated)
-            throw HttpError(bhttp::status::forbidden, stranger_message(req, "play streams"));
-        co_return co_await handle_stream(ctx, req);
-    case Area::playdar:
-        if (options) co_return preflight(); // preflights carry no credentials
-        check_token(ctx, req);
-        require_method(req, {bhttp::verb::get, bhttp::verb::post}, "GET, POST, OPTIONS");
-        co_return co_await handle_playdar(ctx, req); // refuses strangers everything but stat
-    case Area::native:
-        check_token(ctx, req);
-        check_origin(req);
-        co_return co_await handle_native(ctx, req);
-    case Area::site_auth:
-        check_token(ctx, req);
-        co_return co_await handle_site_auth(ctx, req);
-    case Area::other:
+    if (!route) {
+        check_token(ctx, req); // unauthenticated clients learn nothing, not even which paths exist
+        throw HttpError(bhttp::status::not_found, "no such path");
+    }
+    // Preflights carry no credentials, and answering one reveals nothing.
+    if (route->cors == Cors::any && req.msg.method() == bhttp::verb::options) co_return preflight();
+    if (route->policy != Policy::open && route->policy != Policy::player) check_token(ctx, req);
+    require_method(req, *route);
+    const bool stranger = !req.access.authenticated;
+    switch (route->policy) {
+    case Policy::open:
+    case Policy::token:
+        break;
+    case Policy::local_only:
+        // Browsers send Origin on cross-origin POSTs and Sec-Fetch-Site (or a
+        // Referer) on everything else; a site token does not count here.
+        if (req.access.caller.kind == Caller::cross_site)
+            throw HttpError(bhttp::status::forbidden, "cross-origin requests to the native API are refused");
+        break;
+    case Policy::site_token:
+    case Policy::player:
+        // Refused before the handler looks at a parameter, so a stranger
+        // cannot even probe whether a qid or a sid exists.
+        if (stranger && route->for_strangers) co_return co_await route->for_strangers(req);
+        if (stranger) throw HttpError(bhttp::status::forbidden, stranger_message(req, route->stranger_refusal));
         break;
     }
-    check_token(ctx, req); // unauthenticated clients learn nothing, not even which paths exist
-    throw HttpError(bhttp::status::not_found, "no such path");
+    co_return co_await route->handler(req);
 }
 
 } // namespace
 
-awaitable<Reply> route(Context& ctx, Request& req) {
-    const auto area = area_of(req.path);
+awaitable<Reply> route(const RouterContext& ctx, Request& req) {
+    const Route* found = ctx.routes.find(req.path);
     judge_caller(ctx, req);
     Reply reply;
     std::optional<std::string> failure;
     try {
-        reply = co_await dispatch(ctx, req, area);
+        reply = co_await dispatch(ctx, req, found);
     } catch (const HttpError& e) {
         reply = error_reply(e.status(), e.what());
         if (e.status() == bhttp::status::unauthorized) reply.fields.set(bhttp::field::www_authenticate, "Bearer");
@@ -169,7 +196,7 @@ awaitable<Reply> route(Context& ctx, Request& req) {
         spdlog::error("http: {} {} failed: {}", req.msg.method_string(), redact_target(req.msg.target()), *failure);
         reply = error_reply(bhttp::status::internal_server_error, "internal error: " + *failure);
     }
-    if (area == Area::playdar || area == Area::stream) add_cors(reply);
+    if (found && found->cors == Cors::any) add_cors(reply);
     co_return reply;
 }
 

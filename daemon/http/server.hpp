@@ -7,6 +7,7 @@
 #pragma once
 
 #include "daemon/http/backend.hpp"
+#include "daemon/http/module.hpp"
 #include "proto/asio.hpp"
 
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace earshot::http {
 
@@ -45,7 +47,10 @@ public:
     // std::invalid_argument if a non-loopback address has no token.
     // `backend` must outlive every coroutine the server spawns, i.e. until the
     // io_context has stopped running (or was destroyed).
-    Server(asio::io_context& io, Backend& backend, ServerOptions options);
+    // Serves the standard modules (modules.hpp) over `backend`, then `extra`
+    // ones (their routes must not repeat a pattern: std::invalid_argument).
+    Server(asio::io_context& io, Backend& backend, ServerOptions options,
+           std::vector<std::unique_ptr<Module>> extra = {});
     ~Server(); // calls stop()
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;

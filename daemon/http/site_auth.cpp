@@ -2,7 +2,8 @@
 // daemon's page asks the user, and the page's form POSTs to /auth_2/, which
 // issues the site's token. Also the native API's /api/v1/sites, which the CLI
 // uses (`earshot sites allow|list|revoke`).
-#include "daemon/http/handler.hpp"
+#include "daemon/http/modules.hpp"
+#include "daemon/http/routes.hpp"
 
 #include <fmt/format.h>
 
@@ -56,7 +57,13 @@ std::string receiver_for(std::string_view receiver, const std::string& origin) {
     return std::string(receiver);
 }
 
-Reply approval_page(Context& ctx, const Request& req) {
+struct SiteState {
+    SiteRegistry& sites;
+    Approvals& approvals;
+    std::string library_name;
+};
+
+Reply approval_page(SiteState& ctx, const Request& req) {
     if (req.msg.method() != bhttp::verb::get && req.msg.method() != bhttp::verb::head) wrong_method("GET, HEAD");
     const auto& website = req.required("website");
     const auto origin = normalise_origin(website);
@@ -92,12 +99,12 @@ Reply approval_page(Context& ctx, const Request& req) {
         "<button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\n"
         "<button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\n"
         "</form>\n",
-        html_escape(*origin), html_escape(shown_name), html_escape(ctx.backend.name()),
+        html_escape(*origin), html_escape(shown_name), html_escape(ctx.library_name),
         again ? "It was allowed before; allowing it again keeps its token. " : "", html_escape(nonce));
     return html_reply(bhttp::status::ok, "Allow " + shown_name + " to use earshot?", std::move(body));
 }
 
-Reply approve(Context& ctx, const Request& req) {
+Reply approve(SiteState& ctx, const Request& req) {
     if (req.msg.method() != bhttp::verb::post) wrong_method("POST");
     // Only the daemon's own page may approve: browsers send Origin with every
     // form POST, and it must be ours. A foreign page's auto-submitting form
@@ -135,25 +142,9 @@ nlohmann::json site_json(const Site& s) {
     return {{"origin", s.origin}, {"name", s.name}, {"token", s.token}, {"created_ms", s.created_ms}};
 }
 
-} // namespace
-
-std::string stranger_message(const Request& req, std::string_view what) {
-    const auto& origin = req.access.caller.origin;
-    if (origin.empty())
-        return fmt::format("a web page that names no origin (no Origin or Referer header) cannot {}; earshot needs "
-                           "to know which site asks before the user can approve it",
-                           what);
-    return fmt::format("the web site {0} may not {1} until the user approves it: open {2}/auth_1/?website={3}&name=YOUR_NAME"
-                       "[&receiverurl=...] and send the token it gives as 'auth=TOKEN' or 'Authorization: Bearer TOKEN'",
-                       origin, what, req.base_url, percent_encode(origin));
-}
-
-awaitable<Reply> handle_site_auth(Context& ctx, const Request& req) {
-    if (req.path[0] == "auth_1") co_return approval_page(ctx, req);
-    co_return approve(ctx, req);
-}
-
-Reply handle_native_sites(Context& ctx, const Request& req, const std::vector<std::string>& rest) {
+// GET /api/v1/sites, POST /api/v1/sites, POST /api/v1/sites/revoke.
+Reply native_sites(SiteState& ctx, const Request& req) {
+    const std::vector<std::string> rest(req.path.begin() + 2, req.path.end()); // after "api", "v1"
     const auto verb = req.msg.method();
     if (rest.size() == 1 && verb == bhttp::verb::get) {
         auto list = nlohmann::json::array();
@@ -175,6 +166,53 @@ Reply handle_native_sites(Context& ctx, const Request& req, const std::vector<st
         return json_reply(bhttp::status::ok, nlohmann::json{{"revoked", which}});
     }
     throw HttpError(bhttp::status::not_found, "no such API path under /api/v1/sites");
+}
+
+class SiteModule final : public Module {
+public:
+    SiteModule(SiteRegistry& sites, Approvals& approvals, std::string library_name)
+        : state_{sites, approvals, std::move(library_name)} {}
+
+    void add_routes(RouteTable& routes) override {
+        // The approval page opens for a page of another site: that is how a
+        // site sends the user here. It checks its own methods (a GET of
+        // /auth_2/ is a 405, never an approval).
+        routes.add(Route{.pattern = "/auth_1/",
+                         .policy = Policy::token,
+                         .handler = [this](const Request& req) { return page(req); }});
+        // Approval: the page's own POST only, which approve() checks by Origin.
+        routes.add(Route{.pattern = "/auth_2/",
+                         .policy = Policy::token,
+                         .handler = [this](const Request& req) { return approval(req); }});
+        // Approving from the CLI: part of the native API, so never cross-site.
+        routes.add(Route{.pattern = "/api/v1/sites/*",
+                         .policy = Policy::local_only,
+                         .handler = [this](const Request& req) { return native(req); }});
+    }
+
+private:
+    awaitable<Reply> page(const Request& req) { co_return approval_page(state_, req); }
+    awaitable<Reply> approval(const Request& req) { co_return approve(state_, req); }
+    awaitable<Reply> native(const Request& req) { co_return native_sites(state_, req); }
+
+    SiteState state_;
+};
+
+} // namespace
+
+std::string stranger_message(const Request& req, std::string_view what) {
+    const auto& origin = req.access.caller.origin;
+    if (origin.empty())
+        return fmt::format("a web page that names no origin (no Origin or Referer header) cannot {}; earshot needs "
+                           "to know which site asks before the user can approve it",
+                           what);
+    return fmt::format("the web site {0} may not {1} until the user approves it: open {2}/auth_1/?website={3}&name=YOUR_NAME"
+                       "[&receiverurl=...] and send the token it gives as 'auth=TOKEN' or 'Authorization: Bearer TOKEN'",
+                       origin, what, req.base_url, percent_encode(origin));
+}
+
+std::unique_ptr<Module> site_module(SiteRegistry& sites, Approvals& approvals, std::string library_name) {
+    return std::make_unique<SiteModule>(sites, approvals, std::move(library_name));
 }
 
 } // namespace earshot::http
