@@ -77,8 +77,7 @@ Reply approval_page(SiteState& ctx, const Request& req) {
         req.access.caller.origin != *origin)
         throw HttpError(bhttp::status::bad_request, "this page was opened by " + req.access.caller.origin +
                                                         " but asks approval for " + *origin);
-    std::string name(req.optional("name"));
-    if (name.size() > SiteRegistry::max_name_bytes) name.resize(SiteRegistry::max_name_bytes);
+    const auto name = clean_site_name(req.optional("name"));
     const auto receiver = receiver_for(req.optional("receiverurl"), *origin);
     const auto shown_name = name.empty() ? *origin : name;
     const auto nonce = ctx.approvals.issue(*origin, name, receiver);

@@ -36,20 +36,6 @@ std::int64_t unix_ms_now() {
         .count();
 }
 
-// A name is shown to the user and written to a file: no control characters,
-// and bounded, cut at a UTF-8 character boundary.
-std::string clean_name(std::string_view name) {
-    std::string out;
-    for (const char c : name)
-        if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out += c;
-    if (out.size() > SiteRegistry::max_name_bytes) {
-        auto cut = SiteRegistry::max_name_bytes;
-        while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
-        out.resize(cut);
-    }
-    return out;
-}
-
 } // namespace
 
 std::optional<std::string> normalise_origin(std::string_view text) {
@@ -130,6 +116,19 @@ CallerInfo classify_caller(std::optional<std::string_view> origin, std::optional
     return {Caller::program, {}};
 }
 
+std::string clean_site_name(std::string_view name) {
+    std::string out;
+    for (const char c : name)
+        if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out += c;
+    if (out.size() > SiteRegistry::max_name_bytes) {
+        auto cut = SiteRegistry::max_name_bytes;
+        // Back off continuation bytes (10xxxxxx) to the start of the character that did not fit.
+        while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
+        out.resize(cut);
+    }
+    return out;
+}
+
 std::string random_hex(std::size_t bytes) {
     std::vector<unsigned char> raw(bytes);
     randombytes_buf(raw.data(), raw.size());
@@ -168,7 +167,7 @@ SiteRegistry::SiteRegistry(std::filesystem::path file) : file_(std::move(file)) 
             const auto origin = normalise_origin(s.at("origin").get<std::string>());
             if (!origin) throw std::invalid_argument("bad origin " + s.at("origin").dump());
             site.origin = *origin;
-            site.name = clean_name(s.value("name", ""));
+            site.name = clean_site_name(s.value("name", ""));
             site.token = s.at("token").get<std::string>();
             if (site.token.size() < 32) throw std::invalid_argument("a token is too short");
             site.created_ms = s.value("created_ms", std::int64_t{0});
@@ -187,10 +186,10 @@ const Site& SiteRegistry::allow(std::string_view origin, std::string_view name) 
     if (it == sites_.end()) {
         if (sites_.size() >= max_sites)
             throw std::invalid_argument("already " + std::to_string(max_sites) + " sites approved; revoke some first");
-        sites_.push_back(Site{*o, clean_name(name), random_hex(32), unix_ms_now()});
+        sites_.push_back(Site{*o, clean_site_name(name), random_hex(32), unix_ms_now()});
         it = sites_.end() - 1;
     } else if (!name.empty()) {
-        it->name = clean_name(name);
+        it->name = clean_site_name(name);
     }
     save();
     return *it;

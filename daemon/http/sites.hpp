@@ -116,6 +116,10 @@ private:
     std::map<std::string, Pending, std::less<>> pending_;
 };
 
+// A site's name as it may be shown and stored: control characters dropped,
+// at most SiteRegistry::max_name_bytes, never cut inside a UTF-8 character.
+std::string clean_site_name(std::string_view name);
+
 // 2*bytes random hex digits (libsodium's generator).
 std::string random_hex(std::size_t bytes);
 

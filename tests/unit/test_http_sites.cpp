@@ -211,6 +211,17 @@ BOOST_AUTO_TEST_CASE(nonces_are_single_use_and_expire) {
     BOOST_TEST(approvals.pending() == http::Approvals::max_pending);
 }
 
+BOOST_AUTO_TEST_CASE(site_names_are_cleaned_and_cut_between_characters) {
+    BOOST_TEST(http::clean_site_name("Pla\x1b[31myer\n") == "Pla[31myer");
+    std::string e_acute;
+    for (int i = 0; i < 200; ++i) e_acute += "\xc3\xa9"; // 400 bytes of "é"
+    BOOST_TEST(http::clean_site_name(e_acute).size() == 100u);
+    const auto cut = http::clean_site_name("a" + e_acute); // byte 100 is inside an "é"
+    BOOST_TEST(cut.size() == 99u);
+    BOOST_TEST(cut.substr(97) == "\xc3\xa9");
+    BOOST_TEST(http::clean_site_name(std::string(150, 'x')).size() == 100u);
+}
+
 BOOST_AUTO_TEST_CASE(html_is_escaped) {
     BOOST_TEST(http::html_escape("<a href=\"x\" title='y'>&</a>") ==
                "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;");
