@@ -209,6 +209,46 @@ int run_peer_list(client::Client& api, const PeerOptions& o) {
     return exit_code::ok;
 }
 
+// ---- sites ----
+
+int run_site_allow(client::Client& api, const SiteOptions& o) {
+    const auto s = post_form_json(api, "/api/v1/sites", {{"origin", o.origin}, {"name", o.name}});
+    const auto origin = field<std::string>(s, "origin", o.origin);
+    fmt::print(stderr, "allowed {}; give it this token (it sends it as auth=TOKEN), revoke with: earshot sites revoke {}\n",
+               origin, origin);
+    fmt::print("{}\n", field<std::string>(s, "token", ""));
+    return exit_code::ok;
+}
+
+int run_site_list(client::Client& api, bool as_json) {
+    const auto sites = field<json>(api.get_json("/api/v1/sites"), "sites", json::array());
+    if (as_json) {
+        fmt::print("{}\n", sites.dump(2, ' ', false, json::error_handler_t::replace));
+        return exit_code::ok;
+    }
+    if (sites.empty()) {
+        fmt::print(stderr, "no web sites allowed (earshot sites allow https://example.org)\n");
+        return exit_code::ok;
+    }
+    Table table({{"ORIGIN", 0}, {"NAME", 30}, {"ALLOWED", 0}});
+    for (const auto& s : sites)
+        table.add({field<std::string>(s, "origin", ""), field<std::string>(s, "name", ""),
+                   ago(field<std::int64_t>(s, "created_ms", 0))});
+    fmt::print("{}", table.render());
+    return exit_code::ok;
+}
+
+int run_site_revoke(client::Client& api, const std::string& which) {
+    const auto res = api.post_form("/api/v1/sites/revoke", client::query_string({{"site", which}}));
+    if (res.status == 404) {
+        fmt::print(stderr, "earshot: no allowed site has origin or token {}\n", which);
+        return exit_code::not_found;
+    }
+    if (!res.ok()) throw client::ApiError(res.status, res.error_message());
+    fmt::print("revoked {}\n", which);
+    return exit_code::ok;
+}
+
 // ---- pins ----
 
 int run_pin(client::Client& api, const PinOptions& o) {

@@ -61,6 +61,17 @@ int run_pin(client::Client& api, const PinOptions& options);
 int run_unpin(client::Client& api, const std::string& sid);
 int run_pins(client::Client& api, bool json);
 
+// Web sites allowed to use the Playdar API and /sid from a browser.
+struct SiteOptions {
+    std::string origin, name;
+    bool json = false;
+};
+// Prints only the token on stdout (TOKEN=$(earshot sites allow ...)); the rest goes to stderr.
+int run_site_allow(client::Client& api, const SiteOptions& options);
+int run_site_list(client::Client& api, bool json);
+// `which` is an origin or a token.
+int run_site_revoke(client::Client& api, const std::string& which);
+
 int run_status(client::Client& api, bool json);
 int run_id(client::Client& api);
 int run_scan(client::Client& api, bool wait);

@@ -105,6 +105,18 @@ int main(int argc, char** argv) {
     auto* pins = app.add_subcommand("pins", "pinned tracks and their download progress");
     pins->add_flag("--json", pins_json, "print the raw JSON");
 
+    cli::SiteOptions site_options;
+    auto* sites = app.add_subcommand("sites", "web sites allowed to use earshot from a browser (Playdar clients)");
+    sites->require_subcommand(1);
+    auto* site_allow = sites->add_subcommand("allow", "allow a web site and print its token");
+    site_allow->add_option("origin", site_options.origin, "the site's origin, e.g. https://example.org")->required();
+    site_allow->add_option("--name", site_options.name, "what to call it");
+    auto* site_list = sites->add_subcommand("list", "allowed web sites");
+    site_list->add_flag("--json", site_options.json, "print the raw JSON (with tokens)");
+    std::string revoke_site;
+    auto* site_revoke = sites->add_subcommand("revoke", "take a site's permission back");
+    site_revoke->add_option("site", revoke_site, "its origin or its token")->required();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -129,6 +141,9 @@ int main(int argc, char** argv) {
         if (pin->parsed()) return cli::run_pin(api, pin_options);
         if (unpin->parsed()) return cli::run_unpin(api, unpin_sid);
         if (pins->parsed()) return cli::run_pins(api, pins_json);
+        if (site_allow->parsed()) return cli::run_site_allow(api, site_options);
+        if (site_list->parsed()) return cli::run_site_list(api, site_options.json);
+        if (site_revoke->parsed()) return cli::run_site_revoke(api, revoke_site);
         return usage;
     } catch (const cli::UsageError& e) {
         fmt::print(stderr, "earshot: {}\n", e.what());

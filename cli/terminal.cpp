@@ -58,7 +58,9 @@ std::string format_kind(std::string_view mimetype, unsigned bitrate_kbps) {
         kind = sub;
         std::transform(kind.begin(), kind.end(), kind.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
     }
-    if (kind.empty()) kind = "?";
+    // assign/append, not "= literal" or "literal + string": GCC 12 at -O3
+    // reports a false -Wrestrict overlap in those (docs/toolchain-notes.md).
+    if (kind.empty()) kind.assign(1, '?');
     if (bitrate_kbps > 0) kind += fmt::format(" {}k", bitrate_kbps);
     return kind;
 }
@@ -131,7 +133,10 @@ void ProgressLine::update(std::string_view label, double fraction, std::string_v
         const auto clamped = std::clamp(fraction, 0.0, 1.0);
         const std::size_t bar = std::clamp<std::size_t>(columns / 3, 10, 40);
         const auto filled = static_cast<std::size_t>(std::floor(clamped * static_cast<double>(bar)));
-        text += "[" + std::string(filled, '#') + std::string(bar - filled, '.') + "]";
+        text += '[';
+        text.append(filled, '#');
+        text.append(bar - filled, '.');
+        text += ']';
         text += fmt::format(" {:3.0f}%", clamped * 100);
     }
     text += " ";

@@ -144,6 +144,7 @@ App::App(asio::io_context& io, Config config)
     http_options.listen = parse_endpoint("--http", config_.http);
     if (!http_options.listen.address().is_loopback())
         http_options.token = config_.token.empty() ? ensure_token(config_.data_dir) : config_.token;
+    http_options.sites_file = config_.data_dir / "sites.json";
     if (!config_.oneshot) server_ = std::make_unique<http::Server>(io_, *this, http_options);
 
     stream::CacheOptions cache_options;

@@ -1,5 +1,6 @@
-// What the HTTP layer needs from the rest of the daemon. The HTTP code knows
-// nothing about LMDB, scanning or peers; the daemon's App implements this.
+// What the HTTP layer needs from the rest of the daemon, one narrow interface
+// per module. The HTTP code knows nothing about LMDB, scanning or peers; the
+// daemon's App implements them all (as Backend).
 #pragma once
 
 #include "proto/asio.hpp"
@@ -38,13 +39,25 @@ struct PeerSpec {
     std::optional<std::vector<std::string>> shared; // friends: folders they may see; nullopt = all
 };
 
-class Backend {
-public:
-    virtual ~Backend() = default;
+// Each HTTP module depends on the narrow interfaces it uses, so its tests
+// fake a few methods rather than the whole daemon, and a new module adds an
+// interface of its own instead of growing one for everybody.
 
+// The query pipeline and the library's name (the Playdar API, native search).
+class ResolverAccess {
+public:
+    virtual ~ResolverAccess() = default;
     // Name of this library as shown in results' "source".
     virtual std::string name() const = 0;
-    // Body of GET /api/v1/status (tracks, name, version, peer_id later, scan{...}).
+    // The query pipeline; lives on the same io_context as the HTTP server.
+    virtual resolver::Resolver& resolver() = 0;
+};
+
+// The index as the native API shows and drives it.
+class LibraryControl {
+public:
+    virtual ~LibraryControl() = default;
+    // Body of GET /api/v1/status (tracks, name, version, peer_id, scan{...}).
     virtual nlohmann::json status() const = 0;
     // Starts a rescan of every library folder; false if one is already running.
     virtual bool request_scan() = 0;
@@ -53,10 +66,12 @@ public:
     // Details of one track by sid (all tags, audio properties, recording, fingerprint state);
     // nullopt for an unknown sid.
     virtual std::optional<nlohmann::json> track_details(std::string_view sid) const = 0;
-    // Opens the stream behind a sid; nullptr for an unknown sid.
-    // May wait for a peer (a remote sid whose size is not known yet).
-    virtual awaitable<std::unique_ptr<ByteSource>> open_stream(std::string sid) = 0;
+};
 
+// Pairings with own devices and friends.
+class PeerControl {
+public:
+    virtual ~PeerControl() = default;
     // Own devices and friends: {"peers": [...]} with live state.
     virtual nlohmann::json peers() const = 0;
     // Adds or updates a pairing; throws std::invalid_argument (a 400) for a
@@ -64,15 +79,35 @@ public:
     virtual nlohmann::json add_peer(const PeerSpec&) = 0;
     // False for a peer that was not paired.
     virtual bool remove_peer(std::string_view peer_id) = 0;
+};
 
+// Pinned remote tracks.
+class PinControl {
+public:
+    virtual ~PinControl() = default;
     // Pinned remote tracks with their download progress: {"pins": [...]}.
     virtual nlohmann::json pins() const = 0;
     // Pins the tracks a query finds (or one sid): complete verified copies
     // kept past cache eviction. Returns what was pinned.
     virtual awaitable<nlohmann::json> pin(resolver::Query q, std::string sid) = 0;
     virtual bool unpin(std::string_view sid) = 0;
-    // The query pipeline; lives on the same io_context as the HTTP server.
-    virtual resolver::Resolver& resolver() = 0;
 };
+
+// The bytes behind sids (/sid/).
+class StreamSource {
+public:
+    virtual ~StreamSource() = default;
+    // Opens the stream behind a sid; nullptr for an unknown sid.
+    // May wait for a peer (a remote sid whose size is not known yet).
+    virtual awaitable<std::unique_ptr<ByteSource>> open_stream(std::string sid) = 0;
+};
+
+// Everything the daemon's standard modules need, in one object: what the
+// daemon's App implements. Modules never take it, only their own parts.
+class Backend : public ResolverAccess,
+                public LibraryControl,
+                public PeerControl,
+                public PinControl,
+                public StreamSource {};
 
 } // namespace earshot::http

@@ -39,7 +39,7 @@ Reply error_reply(bhttp::status status, std::string_view message) {
     return json_reply(status, nlohmann::json{{"error", std::string(message)}});
 }
 
-nlohmann::json result_json(const resolver::Result& r, std::string_view base_url) {
+nlohmann::json result_json(const resolver::Result& r, std::string_view base_url, std::string_view url_query) {
     return nlohmann::json{
         {"sid", r.sid},
         {"artist", r.artist},
@@ -54,7 +54,7 @@ nlohmann::json result_json(const resolver::Result& r, std::string_view base_url)
         {"mimetype", r.mimetype},
         {"score", r.score},
         {"recording", r.recording},
-        {"url", std::string(base_url) + "/sid/" + r.sid},
+        {"url", std::string(base_url) + "/sid/" + r.sid + std::string(url_query)},
     };
 }
 
@@ -65,11 +65,12 @@ nlohmann::json query_json(const resolver::Query& q, std::string_view qid) {
     return j;
 }
 
-nlohmann::json snapshot_json(const resolver::QuerySnapshot& snap, std::string_view base_url, std::size_t limit) {
+nlohmann::json snapshot_json(const resolver::QuerySnapshot& snap, std::string_view base_url, std::size_t limit,
+                             std::string_view url_query) {
     auto results = nlohmann::json::array();
     for (const auto& r : snap.results) {
         if (results.size() >= limit) break;
-        results.push_back(result_json(r, base_url));
+        results.push_back(result_json(r, base_url, url_query));
     }
     return nlohmann::json{
         {"qid", snap.qid},
@@ -114,9 +115,9 @@ bool valid_qid(std::string_view qid) {
     });
 }
 
-std::string start_query(Backend& backend, resolver::Query q, std::string qid) {
+std::string start_query(resolver::Resolver& resolver, resolver::Query q, std::string qid) {
     try {
-        return backend.resolver().start(std::move(q), std::move(qid));
+        return resolver.start(std::move(q), std::move(qid));
     } catch (const std::invalid_argument& e) {
         throw HttpError(bhttp::status::bad_request, e.what());
     }

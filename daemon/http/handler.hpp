@@ -1,9 +1,10 @@
-// What the connection loop hands to the routes and gets back. Internal to
-// earshot_http; the public surface is server.hpp.
+// What the connection loop hands to the routes and gets back, and helpers the
+// modules share. Internal to earshot_http; the public surface is server.hpp,
+// and a module's is routes.hpp.
 #pragma once
 
 #include "daemon/http/backend.hpp"
-#include "daemon/http/server.hpp"
+#include "daemon/http/sites.hpp"
 #include "daemon/http/url.hpp"
 #include "proto/asio.hpp"
 
@@ -37,14 +38,35 @@ private:
     std::string allow_;
 };
 
+// Who is asking, as the router judged it before calling a handler.
+struct Access {
+    CallerInfo caller;
+    // A program, the daemon's own pages, an approved site presenting its token,
+    // or (with --token) anyone presenting the API token.
+    bool authenticated = true;
+    // The approved site's token: stream URLs handed to that site carry it, so
+    // an <audio> element on the site can play them.
+    std::string site_token;
+
+    // "" or "?auth=<token>", for the end of a /sid URL.
+    std::string url_query() const { return site_token.empty() ? std::string{} : "?auth=" + site_token; }
+};
+
 struct Request {
     const Message& msg;
     std::vector<std::string> path; // decoded segments, see parse_target
     Params params;                 // query string, then form body (POST x-www-form-urlencoded)
     std::string base_url;          // "http://host:port", for absolute URLs in replies
+    Access access{};               // filled in by route()
 
     std::optional<std::string_view> header(bhttp::field f) const {
         const auto it = msg.find(f);
+        if (it == msg.end()) return std::nullopt;
+        return it->value();
+    }
+    // For fields Beast has no enumerator for (Sec-Fetch-Site).
+    std::optional<std::string_view> header(std::string_view name) const {
+        const auto it = msg.find(name);
         if (it == msg.end()) return std::nullopt;
         return it->value();
     }
@@ -74,12 +96,12 @@ std::string dump_json(const nlohmann::json& j);
 Reply json_reply(bhttp::status status, const nlohmann::json& body);
 Reply error_reply(bhttp::status status, std::string_view message);
 
-// One result as both APIs show it; `url` is base_url + "/sid/" + sid.
-nlohmann::json result_json(const resolver::Result& r, std::string_view base_url);
+// One result as both APIs show it; `url` is base_url + "/sid/" + sid + url_query.
+nlohmann::json result_json(const resolver::Result& r, std::string_view base_url, std::string_view url_query = {});
 nlohmann::json query_json(const resolver::Query& q, std::string_view qid);
 // A query's state as both APIs show it: {qid, query, solved, finished, errors, results (at most limit)}.
 nlohmann::json snapshot_json(const resolver::QuerySnapshot& snap, std::string_view base_url,
-                             std::size_t limit = static_cast<std::size_t>(-1));
+                             std::size_t limit = static_cast<std::size_t>(-1), std::string_view url_query = {});
 
 // Strict number parameters (400 with the parameter's name on anything else).
 std::uint64_t parse_unsigned(std::string_view name, std::string_view text);
@@ -90,26 +112,14 @@ bool valid_id(std::string_view id);
 // A qid, as the resolver accepts them: [A-Za-z0-9_.:-]{1,128}.
 bool valid_qid(std::string_view qid);
 // Starts a query; a query the resolver refuses becomes a 400.
-std::string start_query(Backend& backend, resolver::Query q, std::string qid = {});
+std::string start_query(resolver::Resolver& resolver, resolver::Query q, std::string qid = {});
 
 // Builds a resolver query from artist/track/album/duration or q; 400 when
 // there is nothing to look for or a field is absurdly long.
 resolver::Query query_from_params(const Request& req);
 
-struct Context {
-    Backend& backend;
-    const ServerOptions& options;
-    bool auth_required;
-    std::string machine_hostname;
-};
-
-// Handlers, one per area. They throw HttpError for client mistakes.
-awaitable<Reply> handle_playdar(Context& ctx, const Request& req);
-awaitable<Reply> handle_native(Context& ctx, const Request& req);
-awaitable<Reply> handle_stream(Context& ctx, const Request& req);
-
-// Auth, Host/Origin checks, CORS, method checks and dispatch to the handlers.
-// Never throws: every failure becomes a JSON error reply.
-awaitable<Reply> route(Context& ctx, const Request& req);
+// The 403 message for a page of a site that is not approved (or names no
+// origin): what it may not do and how it gets approved (/auth_1/).
+std::string stranger_message(const Request& req, std::string_view what);
 
 } // namespace earshot::http

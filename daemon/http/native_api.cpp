@@ -1,5 +1,6 @@
 // earshot's own JSON API under /api/v1/.
-#include "daemon/http/handler.hpp"
+#include "daemon/http/modules.hpp"
+#include "daemon/http/routes.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -21,7 +22,7 @@ std::size_t limit_param(const Request& req) {
     return static_cast<std::size_t>(std::min<std::uint64_t>(n, SIZE_MAX));
 }
 
-awaitable<Reply> search(Context& ctx, const Request& req) {
+awaitable<Reply> search(ResolverAccess& library, const Request& req) {
     auto query = query_from_params(req);
     auto wait = search_default_wait;
     if (const auto t = req.optional("timeout"); !t.empty())
@@ -29,8 +30,8 @@ awaitable<Reply> search(Context& ctx, const Request& req) {
             std::min<std::uint64_t>(parse_unsigned("timeout", t), static_cast<std::uint64_t>(search_max_wait.count())));
     const auto limit = limit_param(req);
 
-    const auto qid = start_query(ctx.backend, std::move(query));
-    const auto snap = co_await ctx.backend.resolver().wait(qid, wait);
+    const auto qid = start_query(library.resolver(), std::move(query));
+    const auto snap = co_await library.resolver().wait(qid, wait);
     if (!snap) throw HttpError(bhttp::status::not_found, "query '" + qid + "' was cancelled");
     co_return json_reply(bhttp::status::ok, snapshot_json(*snap, req.base_url, limit));
 }
@@ -55,9 +56,29 @@ PeerSpec peer_spec(const Request& req) {
     return spec;
 }
 
-} // namespace
+class NativeModule final : public Module {
+public:
+    NativeModule(LibraryControl& library, PeerControl& peers, PinControl& pins, ResolverAccess& search)
+        : library_(library), peers_(peers), pins_(pins), search_(search) {}
 
-awaitable<Reply> handle_native(Context& ctx, const Request& req) {
+    void add_routes(RouteTable& routes) override {
+        // One row for the whole API: the paths below share the policy, and the
+        // handler answers each with the method it takes (405 otherwise).
+        routes.add(Route{.pattern = "/api/v1/*",
+                         .policy = Policy::local_only,
+                         .handler = [this](const Request& req) { return handle(req); }});
+    }
+
+private:
+    awaitable<Reply> handle(const Request& req);
+
+    LibraryControl& library_;
+    PeerControl& peers_;
+    PinControl& pins_;
+    ResolverAccess& search_;
+};
+
+awaitable<Reply> NativeModule::handle(const Request& req) {
     // req.path = {"api", "v1", ...}
     const std::vector<std::string> rest(req.path.begin() + 2, req.path.end());
     const auto verb = req.msg.method();
@@ -75,30 +96,30 @@ awaitable<Reply> handle_native(Context& ctx, const Request& req) {
         }
         if (name == "status") {
             only(bhttp::verb::get);
-            co_return json_reply(bhttp::status::ok, ctx.backend.status());
+            co_return json_reply(bhttp::status::ok, library_.status());
         }
         if (name == "search") {
             only(bhttp::verb::get);
-            co_return co_await search(ctx, req);
+            co_return co_await search(search_, req);
         }
         if (name == "errors") {
             only(bhttp::verb::get);
-            co_return json_reply(bhttp::status::ok, ctx.backend.failures());
+            co_return json_reply(bhttp::status::ok, library_.failures());
         }
         if (name == "scan") {
             only(bhttp::verb::post);
-            if (ctx.backend.request_scan())
+            if (library_.request_scan())
                 co_return json_reply(bhttp::status::accepted, nlohmann::json{{"started", true}});
             co_return json_reply(bhttp::status::conflict,
                                  nlohmann::json{{"started", false}, {"error", "a scan is already running"}});
         }
     }
     if (!rest.empty() && rest[0] == "peers") {
-        if (rest.size() == 1 && verb == bhttp::verb::get) co_return json_reply(bhttp::status::ok, ctx.backend.peers());
+        if (rest.size() == 1 && verb == bhttp::verb::get) co_return json_reply(bhttp::status::ok, peers_.peers());
         if (rest.size() == 1) {
             only(bhttp::verb::post);
             try {
-                co_return json_reply(bhttp::status::ok, ctx.backend.add_peer(peer_spec(req)));
+                co_return json_reply(bhttp::status::ok, peers_.add_peer(peer_spec(req)));
             } catch (const std::invalid_argument& e) {
                 throw HttpError(bhttp::status::bad_request, e.what());
             }
@@ -106,12 +127,12 @@ awaitable<Reply> handle_native(Context& ctx, const Request& req) {
         if (rest.size() == 2 && rest[1] == "remove") {
             only(bhttp::verb::post);
             const auto& id = req.required("peer_id");
-            if (!ctx.backend.remove_peer(id)) throw HttpError(bhttp::status::not_found, "not paired: " + id);
+            if (!peers_.remove_peer(id)) throw HttpError(bhttp::status::not_found, "not paired: " + id);
             co_return json_reply(bhttp::status::ok, nlohmann::json{{"removed", id}});
         }
     }
     if (!rest.empty() && rest[0] == "pins") {
-        if (rest.size() == 1 && verb == bhttp::verb::get) co_return json_reply(bhttp::status::ok, ctx.backend.pins());
+        if (rest.size() == 1 && verb == bhttp::verb::get) co_return json_reply(bhttp::status::ok, pins_.pins());
         if (rest.size() == 1) {
             only(bhttp::verb::post);
             std::string sid(req.optional("sid"));
@@ -124,26 +145,26 @@ awaitable<Reply> handle_native(Context& ctx, const Request& req) {
             } else if (sid.empty()) {
                 q = query_from_params(req);
             } else if (!valid_id(sid)) throw HttpError(bhttp::status::bad_request, "malformed sid");
-            co_return json_reply(bhttp::status::ok, co_await ctx.backend.pin(std::move(q), std::move(sid)));
+            co_return json_reply(bhttp::status::ok, co_await pins_.pin(std::move(q), std::move(sid)));
         }
         if (rest.size() == 2 && rest[1] == "remove") {
             only(bhttp::verb::post);
             const auto& sid = req.required("sid");
-            if (!ctx.backend.unpin(sid)) throw HttpError(bhttp::status::not_found, "not pinned: " + sid);
+            if (!pins_.unpin(sid)) throw HttpError(bhttp::status::not_found, "not pinned: " + sid);
             co_return json_reply(bhttp::status::ok, nlohmann::json{{"unpinned", sid}});
         }
     }
     if (rest.size() == 2 && rest[0] == "results") {
         only(bhttp::verb::get);
         const auto& qid = rest[1];
-        const auto snap = valid_qid(qid) ? ctx.backend.resolver().snapshot(qid) : std::nullopt;
+        const auto snap = valid_qid(qid) ? search_.resolver().snapshot(qid) : std::nullopt;
         if (!snap) throw HttpError(bhttp::status::not_found, "unknown qid '" + qid + "'");
         co_return json_reply(bhttp::status::ok, snapshot_json(*snap, req.base_url, limit_param(req)));
     }
     if (rest.size() == 2 && rest[0] == "tracks") {
         only(bhttp::verb::get);
         const auto& sid = rest[1];
-        auto details = valid_id(sid) ? ctx.backend.track_details(sid) : std::nullopt;
+        auto details = valid_id(sid) ? library_.track_details(sid) : std::nullopt;
         if (!details) throw HttpError(bhttp::status::not_found, "unknown sid '" + sid + "'");
         co_return json_reply(bhttp::status::ok, *details);
     }
@@ -152,6 +173,13 @@ awaitable<Reply> handle_native(Context& ctx, const Request& req) {
         for (std::size_t i = 0; i < req.path.size(); ++i) p += (i ? "/" : "") + req.path[i];
         return p;
     }());
+}
+
+} // namespace
+
+std::unique_ptr<Module> native_module(LibraryControl& library, PeerControl& peers, PinControl& pins,
+                                      ResolverAccess& search) {
+    return std::make_unique<NativeModule>(library, peers, pins, search);
 }
 
 } // namespace earshot::http

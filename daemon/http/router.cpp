@@ -1,44 +1,76 @@
-// Which handler answers, and who may ask.
+// Which handler answers, and who may ask: the route table and the policies.
+#include "daemon/http/router.hpp"
+
 #include "daemon/http/auth.hpp"
-#include "daemon/http/handler.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
+#include <stdexcept>
 
 namespace earshot::http {
+
+void RouteTable::add(Route route) {
+    const std::string_view pattern = route.pattern;
+    if (!pattern.starts_with('/') || !route.handler)
+        throw std::invalid_argument("route '" + route.pattern + "': a pattern starts with '/' and has a handler");
+    Row row;
+    auto rest = pattern.substr(1);
+    if (rest.ends_with("/*")) {
+        row.subtree = true;
+        rest.remove_suffix(2);
+    } else if (rest.ends_with('/')) {
+        rest.remove_suffix(1);
+    }
+    while (!rest.empty()) {
+        const auto slash = rest.find('/');
+        const auto segment = rest.substr(0, slash);
+        if (segment.empty() || segment == "*")
+            throw std::invalid_argument("route '" + route.pattern + "': '*' may only end a pattern, after a '/'");
+        row.prefix.emplace_back(segment);
+        rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    }
+    for (const auto& r : rows_)
+        if (r.prefix == row.prefix && r.subtree == row.subtree)
+            throw std::invalid_argument("route '" + route.pattern + "' is registered twice");
+    row.route = std::move(route);
+    rows_.push_back(std::move(row));
+}
+
+const Route* RouteTable::find(const std::vector<std::string>& path) const {
+    const Row* best = nullptr;
+    for (const auto& r : rows_) {
+        if (path.size() < r.prefix.size() || !std::equal(r.prefix.begin(), r.prefix.end(), path.begin())) continue;
+        // An exact pattern also takes the trailing slash ("/api/" is {"api", ""}).
+        const bool exact = path.size() == r.prefix.size() ||
+                           (path.size() == r.prefix.size() + 1 && path.back().empty());
+        if (!r.subtree && !exact) continue;
+        if (!best || r.prefix.size() > best->prefix.size()) best = &r;
+    }
+    return best ? &best->route : nullptr;
+}
+
 namespace {
 
-enum class Area { playdar, native, stream, other };
-
-Area area_of(const std::vector<std::string>& p) {
-    // "/api" and "/api/" are the Playdar API (clients use "/api/?method=...").
-    if (!p.empty() && p[0] == "api" && (p.size() == 1 || (p.size() == 2 && p[1].empty()))) return Area::playdar;
-    if (p.size() >= 2 && p[0] == "api" && p[1] == "v1") return Area::native;
-    if (!p.empty() && p[0] == "sid") return Area::stream;
-    return Area::other;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
 // CORS: "Access-Control-Allow-Origin: *" on the Playdar API and /sid, in both
-// modes, and never on the native API.
+// modes, and never on the native API or the approval pages.
 //  - Playdar-era web clients are pages on other origins; they need it.
-//  - On loopback without a token this exposes nothing new: Playdar's JSONP
-//    (which those clients also use, and which CORS cannot restrict) already
-//    lets any page run resolve, and /sid only serves bytes behind a sid that a
-//    resolve revealed. Results carry no file-system paths.
-//  - With a token (non-loopback listen) it is safe as well: the token is not an
-//    ambient credential like a cookie, so a foreign page only gets in if the
-//    user handed it the token; "*" never shares cookies.
-//  - The native API (file paths in /errors, scan control) gets no CORS header,
-//    so foreign pages cannot read it, and requests that carry a foreign Origin
-//    are refused outright (blocks cross-site form POSTs to /api/v1/scan).
+//  - It exposes nothing, because CORS is not what keeps strangers out: a
+//    request a browser sent for another site (Origin, Sec-Fetch-Site or
+//    Referer say so) gets a 403 without data unless it carries the token of a
+//    site the user approved (/auth_1/ -> /auth_2/, or `earshot sites allow`),
+//    and that token only counts for the origin it was issued to. The check
+//    runs before anything else, so JSONP (which CORS could never restrict)
+//    and <audio> get the same 403 as fetch. method=stat alone answers
+//    strangers, with nothing but "authenticated": false, so clients can find
+//    the daemon and start the approval.
+//  - Tokens are not ambient credentials like cookies: a page only has one if
+//    the user approved it, and "*" never shares cookies.
+//  - The native API (file paths in /errors, scan control, site approval) gets
+//    no CORS header and refuses every cross-site request outright (blocks
+//    cross-site form POSTs to /api/v1/scan and sites approving themselves).
+//  - The approval page carries a one-time nonce; without CORS no other origin
+//    can read it, and /auth_2/ only takes it from the daemon's own page.
 void add_cors(Reply& r) {
     r.fields.set(bhttp::field::access_control_allow_origin, "*");
     r.fields.set(bhttp::field::access_control_expose_headers, "Content-Range, Content-Length, Accept-Ranges, ETag");
@@ -53,16 +85,19 @@ Reply preflight() {
     return r;
 }
 
-void require_method(const Request& req, std::initializer_list<bhttp::verb> allowed, std::string_view allow_header) {
-    for (const auto v : allowed)
+void require_method(const Request& req, const Route& route) {
+    if (route.methods.empty()) return;
+    for (const auto v : route.methods)
         if (req.msg.method() == v) return;
+    std::string allow;
+    for (const auto v : route.methods) allow += (allow.empty() ? "" : ", ") + std::string(bhttp::to_string(v));
+    if (route.cors == Cors::any) allow += ", OPTIONS";
     throw HttpError(bhttp::status::method_not_allowed,
-                    "method " + std::string(req.msg.method_string()) + " is not allowed here (allowed: " +
-                        std::string(allow_header) + ")",
-                    std::string(allow_header));
+                    "method " + std::string(req.msg.method_string()) + " is not allowed here (allowed: " + allow + ")",
+                    allow);
 }
 
-void check_token(const Context& ctx, const Request& req) {
+void check_token(const RouterContext& ctx, const Request& req) {
     if (!ctx.auth_required) return;
     if (const auto h = req.header(bhttp::field::authorization))
         if (const auto t = bearer_token(*h); t && token_equals(*t, ctx.options.token)) return;
@@ -71,18 +106,36 @@ void check_token(const Context& ctx, const Request& req) {
                     "a token is required: send 'Authorization: Bearer <token>' or the 'auth' parameter");
 }
 
-// A page on another site must not drive the native API: browsers always send
-// Origin on cross-origin POSTs, and it must name the host the request went to.
-void check_origin(const Request& req) {
-    const auto origin = req.header(bhttp::field::origin);
-    if (!origin) return;
-    const auto host = req.header(bhttp::field::host).value_or("");
-    const auto scheme_end = origin->find("://");
-    if (scheme_end != std::string_view::npos && iequals(origin->substr(scheme_end + 3), host)) return;
-    throw HttpError(bhttp::status::forbidden, "cross-origin requests to the native API are refused");
+bool presented_api_token(const RouterContext& ctx, const Request& req) {
+    if (!ctx.auth_required) return false;
+    if (const auto h = req.header(bhttp::field::authorization))
+        if (const auto t = bearer_token(*h); t && token_equals(*t, ctx.options.token)) return true;
+    const auto* t = req.params.find("auth");
+    return t && token_equals(*t, ctx.options.token);
 }
 
-awaitable<Reply> dispatch(Context& ctx, const Request& req, Area area) {
+// Decides req.access: who is asking, and whether they may have the library's data.
+void judge_caller(const RouterContext& ctx, Request& req) {
+    auto& a = req.access;
+    a.caller = classify_caller(req.header(bhttp::field::origin), req.header(std::string_view("Sec-Fetch-Site")),
+                               req.header(bhttp::field::referer), req.header(bhttp::field::host).value_or(""));
+    if (a.caller.kind != Caller::cross_site) return; // the user's programs and the daemon's own pages
+    // With --token, whoever holds the API token is the user (or was given it by them).
+    if (presented_api_token(ctx, req)) return;
+    a.authenticated = false;
+    if (a.caller.origin.empty()) return; // cannot be matched to an approved site
+    std::optional<std::string_view> token;
+    if (const auto h = req.header(bhttp::field::authorization)) token = bearer_token(*h);
+    if (!token)
+        if (const auto* t = req.params.find("auth")) token = *t;
+    if (!token) return;
+    if (const auto* site = ctx.sites.find(*token, a.caller.origin)) {
+        a.authenticated = true;
+        a.site_token = site->token;
+    }
+}
+
+awaitable<Reply> dispatch(const RouterContext& ctx, const Request& req, const Route* route) {
     // Without a token the daemon trusts whoever reaches loopback; a DNS-rebinding
     // page reaches loopback too, but always with its own name in Host.
     if (!ctx.auth_required) {
@@ -91,38 +144,45 @@ awaitable<Reply> dispatch(Context& ctx, const Request& req, Area area) {
                             "Host '" + std::string(*host) +
                                 "' does not name this machine; use an address such as http://127.0.0.1");
     }
-    const bool options = req.msg.method() == bhttp::verb::options;
-    switch (area) {
-    case Area::stream:
-        // /sid needs no token: players get a plain URL, and a sid is only known
-        // to whoever was allowed to resolve.
-        if (options) co_return preflight();
-        require_method(req, {bhttp::verb::get, bhttp::verb::head}, "GET, HEAD, OPTIONS");
-        co_return co_await handle_stream(ctx, req);
-    case Area::playdar:
-        if (options) co_return preflight(); // preflights carry no credentials
-        check_token(ctx, req);
-        require_method(req, {bhttp::verb::get, bhttp::verb::post}, "GET, POST, OPTIONS");
-        co_return co_await handle_playdar(ctx, req);
-    case Area::native:
-        check_token(ctx, req);
-        check_origin(req);
-        co_return co_await handle_native(ctx, req);
-    case Area::other:
+    if (!route) {
+        check_token(ctx, req); // unauthenticated clients learn nothing, not even which paths exist
+        throw HttpError(bhttp::status::not_found, "no such path");
+    }
+    // Preflights carry no credentials, and answering one reveals nothing.
+    if (route->cors == Cors::any && req.msg.method() == bhttp::verb::options) co_return preflight();
+    if (route->policy != Policy::open && route->policy != Policy::player) check_token(ctx, req);
+    require_method(req, *route);
+    const bool stranger = !req.access.authenticated;
+    switch (route->policy) {
+    case Policy::open:
+    case Policy::token:
+        break;
+    case Policy::local_only:
+        // Browsers send Origin on cross-origin POSTs and Sec-Fetch-Site (or a
+        // Referer) on everything else; a site token does not count here.
+        if (req.access.caller.kind == Caller::cross_site)
+            throw HttpError(bhttp::status::forbidden, "cross-origin requests to the native API are refused");
+        break;
+    case Policy::site_token:
+    case Policy::player:
+        // Refused before the handler looks at a parameter, so a stranger
+        // cannot even probe whether a qid or a sid exists.
+        if (stranger && route->for_strangers) co_return co_await route->for_strangers(req);
+        if (stranger) throw HttpError(bhttp::status::forbidden, stranger_message(req, route->stranger_refusal));
         break;
     }
-    check_token(ctx, req); // unauthenticated clients learn nothing, not even which paths exist
-    throw HttpError(bhttp::status::not_found, "no such path");
+    co_return co_await route->handler(req);
 }
 
 } // namespace
 
-awaitable<Reply> route(Context& ctx, const Request& req) {
-    const auto area = area_of(req.path);
+awaitable<Reply> route(const RouterContext& ctx, Request& req) {
+    const Route* found = ctx.routes.find(req.path);
+    judge_caller(ctx, req);
     Reply reply;
     std::optional<std::string> failure;
     try {
-        reply = co_await dispatch(ctx, req, area);
+        reply = co_await dispatch(ctx, req, found);
     } catch (const HttpError& e) {
         reply = error_reply(e.status(), e.what());
         if (e.status() == bhttp::status::unauthorized) reply.fields.set(bhttp::field::www_authenticate, "Bearer");
@@ -136,7 +196,7 @@ awaitable<Reply> route(Context& ctx, const Request& req) {
         spdlog::error("http: {} {} failed: {}", req.msg.method_string(), redact_target(req.msg.target()), *failure);
         reply = error_reply(bhttp::status::internal_server_error, "internal error: " + *failure);
     }
-    if (area == Area::playdar || area == Area::stream) add_cors(reply);
+    if (found && found->cors == Cors::any) add_cors(reply);
     co_return reply;
 }
 

@@ -1,6 +1,7 @@
 #include "daemon/http/server.hpp"
 
-#include "daemon/http/handler.hpp"
+#include "daemon/http/modules.hpp"
+#include "daemon/http/router.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -62,13 +63,25 @@ bool is_disconnect(const error_code& ec) {
 } // namespace
 
 struct Server::State {
-    State(asio::io_context& io_, Backend& backend, ServerOptions opts)
-        : io(io_), options(std::move(opts)),
-          ctx{backend, options, !is_loopback(options.listen.address()), local_hostname()}, acceptor(io_) {}
+    State(asio::io_context& io_, Backend& backend, ServerOptions opts, std::vector<std::unique_ptr<Module>> extra)
+        : io(io_), options(std::move(opts)), sites(options.sites_file),
+          router{options, !is_loopback(options.listen.address()), local_hostname(), sites, routes}, acceptor(io_) {
+        // The standard modules, each given only its own part of the backend.
+        modules.push_back(playdar_module(backend, router.machine_hostname));
+        modules.push_back(native_module(backend, backend, backend, backend));
+        modules.push_back(stream_module(backend));
+        modules.push_back(site_module(sites, approvals, backend.name()));
+        for (auto& m : extra) modules.push_back(std::move(m));
+        for (const auto& m : modules) m->add_routes(routes);
+    }
 
     asio::io_context& io;
     ServerOptions options;
-    Context ctx; // refers to `options`; State never moves (it lives in a shared_ptr)
+    SiteRegistry sites;
+    Approvals approvals;
+    std::vector<std::unique_ptr<Module>> modules; // before `routes`, whose handlers point into them
+    RouteTable routes;
+    RouterContext router; // refers to `options`, `sites` and `routes`; State never moves (it lives in a shared_ptr)
     tcp::acceptor acceptor;
     bool started = false;
     bool stopped = false;
@@ -137,8 +150,8 @@ awaitable<Reply> handle(Server::State& st, const Message& msg, const tcp::endpoi
             params->append(*form);
         }
     }
-    const Request req{msg, std::move(target.segments), std::move(*params), base_url(msg, local)};
-    co_return co_await route(st.ctx, req);
+    Request req{msg, std::move(target.segments), std::move(*params), base_url(msg, local)};
+    co_return co_await route(st.router, req);
 }
 
 // Sends `length` bytes of `source` from `offset` as the body. Returns false when
@@ -350,12 +363,12 @@ awaitable<void> accept_loop(StatePtr st) {
 
 } // namespace
 
-Server::Server(asio::io_context& io, Backend& backend, ServerOptions options) {
+Server::Server(asio::io_context& io, Backend& backend, ServerOptions options, std::vector<std::unique_ptr<Module>> extra) {
     if (!is_loopback(options.listen.address()) && options.token.empty())
         throw std::invalid_argument(fmt::format("listening on {} (not a loopback address) requires an API token",
                                                 format_endpoint(options.listen)));
     if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
-    state_ = std::make_shared<State>(io, backend, std::move(options));
+    state_ = std::make_shared<State>(io, backend, std::move(options), std::move(extra));
 
     auto& acc = state_->acceptor;
     const auto& ep = state_->options.listen;
@@ -392,7 +405,7 @@ void Server::start() {
         if (st->started || st->stopped) return;
         st->started = true;
         spdlog::debug("http: listening on {}{}", format_endpoint(st->acceptor.local_endpoint()),
-                     st->ctx.auth_required ? " (token required)" : "");
+                     st->router.auth_required ? " (token required)" : "");
         asio::co_spawn(st->io, accept_loop(st), asio::detached);
     });
 }

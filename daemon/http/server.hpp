@@ -7,12 +7,15 @@
 #pragma once
 
 #include "daemon/http/backend.hpp"
+#include "daemon/http/module.hpp"
 #include "proto/asio.hpp"
 
 #include <chrono>
 #include <cstddef>
+#include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace earshot::http {
 
@@ -22,6 +25,9 @@ struct ServerOptions {
     // except /sid/... must then carry it (`auth=` parameter or `Authorization: Bearer`).
     // On a loopback address no token is asked for, even if one is set.
     std::string token;
+    // Where approved web sites and their tokens are kept (DATA/sites.json);
+    // empty keeps them in memory only.
+    std::filesystem::path sites_file;
     // A connection with no request in progress is closed after this long.
     std::chrono::seconds idle_timeout{60};
     // A single write that makes no progress for this long ends the connection
@@ -41,7 +47,10 @@ public:
     // std::invalid_argument if a non-loopback address has no token.
     // `backend` must outlive every coroutine the server spawns, i.e. until the
     // io_context has stopped running (or was destroyed).
-    Server(asio::io_context& io, Backend& backend, ServerOptions options);
+    // Serves the standard modules (modules.hpp) over `backend`, then `extra`
+    // ones (their routes must not repeat a pattern: std::invalid_argument).
+    Server(asio::io_context& io, Backend& backend, ServerOptions options,
+           std::vector<std::unique_ptr<Module>> extra = {});
     ~Server(); // calls stop()
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;

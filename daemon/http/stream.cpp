@@ -1,16 +1,39 @@
 // /sid/<sid>: the bytes of one result, with Range, as players expect.
 // This only decides *what* to send; the connection loop streams it in pieces.
-#include "daemon/http/handler.hpp"
+#include "daemon/http/modules.hpp"
 #include "daemon/http/range.hpp"
+#include "daemon/http/routes.hpp"
 
 namespace earshot::http {
+namespace {
 
-awaitable<Reply> handle_stream(Context& ctx, const Request& req) {
+class StreamModule final : public Module {
+public:
+    explicit StreamModule(StreamSource& streams) : streams_(streams) {}
+
+    void add_routes(RouteTable& routes) override {
+        // Players get a plain URL and send no browser headers, so no token; a
+        // page of another site needs its site token, since a content id can be
+        // computed from a file the site already has.
+        routes.add(Route{.pattern = "/sid/*",
+                         .methods = {bhttp::verb::get, bhttp::verb::head},
+                         .policy = Policy::player,
+                         .cors = Cors::any,
+                         .handler = [this](const Request& req) { return handle(req); },
+                         .stranger_refusal = "play streams"});
+    }
+
+private:
+    awaitable<Reply> handle(const Request& req);
+    StreamSource& streams_;
+};
+
+awaitable<Reply> StreamModule::handle(const Request& req) {
     // "/sid/<sid>" exactly; parse_target already refused dot segments and encoded slashes.
     if (req.path.size() != 2 || !valid_id(req.path[1]))
         throw HttpError(bhttp::status::not_found, "no such stream");
     const auto& sid = req.path[1];
-    auto source = co_await ctx.backend.open_stream(sid);
+    auto source = co_await streams_.open_stream(sid);
     if (!source) throw HttpError(bhttp::status::not_found, "unknown sid '" + sid + "'");
 
     const std::uint64_t size = source->size();
@@ -53,5 +76,9 @@ awaitable<Reply> handle_stream(Context& ctx, const Request& req) {
     reply.stream = StreamBody{std::move(source), 0, size};
     co_return reply;
 }
+
+} // namespace
+
+std::unique_ptr<Module> stream_module(StreamSource& streams) { return std::make_unique<StreamModule>(streams); }
 
 } // namespace earshot::http

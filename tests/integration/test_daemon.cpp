@@ -11,6 +11,8 @@
 #include <sstream>
 #include <thread>
 
+#include <sys/stat.h>
+
 using namespace earshot;
 namespace fs = std::filesystem;
 
@@ -214,4 +216,60 @@ BOOST_AUTO_TEST_CASE(cli_talks_to_the_daemon) {
     const auto down = f.tmp / "cli-down.log";
     BOOST_TEST(test::run(cli, {"--api", "http://127.0.0.1:" + std::to_string(test::free_port()), "status"}, down) == 1);
     BOOST_TEST(slurp(down).find("earshotd") != std::string::npos);
+}
+
+// Web sites through the real daemon: approved from the CLI, kept in
+// DATA/sites.json (0600) across a restart, revoked from the CLI.
+BOOST_AUTO_TEST_CASE(sites_are_approved_from_the_cli_and_survive_a_restart) {
+    test::TempDir tmp{"earshot-e2e-sites"};
+    const auto music = tmp / "music";
+    const auto song = music / "Portishead" / "Roads.ogg";
+    test::make_audio(song, {.artist = "Portishead", .title = "Roads", .album = "Dummy", .seed = 9, .seconds = 6});
+    const auto data = tmp / "data";
+    const std::vector<std::string> args{"--library", music.string(), "--name", "sites-home"};
+    const client::Headers fetch{{"Origin", "https://player.example"}, {"Sec-Fetch-Site", "cross-site"},
+                                {"Sec-Fetch-Mode", "cors"}, {"Referer", "https://player.example/"}};
+    const client::Headers audio{{"Sec-Fetch-Site", "cross-site"}, {"Sec-Fetch-Mode", "no-cors"},
+                                {"Sec-Fetch-Dest", "audio"}, {"Referer", "https://player.example/"}};
+    const auto cli = test::earshot_cli_path();
+    std::string token, url;
+    {
+        test::Daemon d(data, args);
+        d.wait_scan_idle();
+        auto& api = d.api();
+        // A stranger gets nothing; the CLI (no browser headers) gets everything.
+        BOOST_TEST(api.get("/api/?method=resolve&artist=Portishead&track=Roads", fetch).status == 403u);
+        const auto found = api.get_json("/api/v1/search?artist=Portishead&track=Roads");
+        BOOST_REQUIRE(!found["results"].empty());
+        const std::string sid = found["results"][0]["sid"];
+        BOOST_TEST(api.get("/sid/" + sid, audio).status == 403u);
+
+        const auto allowed = test::run_program({cli, "--api", d.url(), "sites", "allow", "https://player.example", "--name", "Player"});
+        BOOST_TEST(allowed.exit_code == 0);
+        BOOST_REQUIRE(allowed.out.size() == 65u);
+        token = allowed.out.substr(0, 64);
+        const auto listed = test::run_program({cli, "--api", d.url(), "sites", "list"});
+        BOOST_TEST(listed.out.find("https://player.example") != std::string::npos);
+
+        struct stat st {};
+        BOOST_REQUIRE(::stat((data / "sites.json").c_str(), &st) == 0);
+        BOOST_TEST((st.st_mode & 0777) == 0600u);
+
+        const auto qid = api.get("/api/?method=resolve&artist=Portishead&track=Roads&auth=" + token, fetch).json()["qid"].get<std::string>();
+        const auto results = api.get("/api/?method=get_results_long&timeout=5000&qid=" + qid + "&auth=" + token, fetch).json();
+        BOOST_REQUIRE(!results["results"].empty());
+        url = results["results"][0]["url"].get<std::string>();
+        BOOST_TEST(url.find("?auth=" + token) != std::string::npos);
+        const auto bytes = api.get(url.substr(d.url().size()), audio);
+        BOOST_TEST(bytes.status == 200u);
+        BOOST_TEST((bytes.body == slurp(song)));
+        d.stop();
+    }
+    test::Daemon d(data, args);
+    auto& api = d.api();
+    const auto path = url.substr(url.find("/sid/"));
+    BOOST_TEST(api.get(path, audio).status == 200u); // still approved after the restart
+    BOOST_TEST(test::run_program({cli, "--api", d.url(), "sites", "revoke", "https://player.example"}).exit_code == 0);
+    BOOST_TEST(api.get(path, audio).status == 403u);
+    BOOST_TEST(api.get("/api/?method=stat&auth=" + token, fetch).json()["authenticated"] == false);
 }

@@ -138,7 +138,12 @@ BOOST_AUTO_TEST_CASE(multi_ranges_coalesce_into_one_span) {
     BOOST_TEST(r.range.last == 6u);
     BOOST_TEST((parse_range("bytes=2000-3000,4000-", 1000).kind == Kind::unsatisfiable));
     std::string many = "bytes=0-0";
-    for (int i = 1; i < 40; ++i) many += "," + std::to_string(i) + "-" + std::to_string(i);
+    for (int i = 1; i < 40; ++i) { // appended piece by piece: GCC 12 -O3 -Wrestrict (docs/toolchain-notes.md)
+        many += ',';
+        many += std::to_string(i);
+        many += '-';
+        many += std::to_string(i);
+    }
     BOOST_TEST((parse_range(many, 1000).kind == Kind::whole));
 }
 
