@@ -1,6 +1,7 @@
 #include "daemon/app.hpp"
 
 #include "daemon/core/private_file.hpp"
+#include "daemon/http/modules.hpp"
 #include "daemon/index/walk.hpp"
 #include "daemon/peers/peer_source.hpp"
 #include "daemon/stream/local_file.hpp"
@@ -127,6 +128,7 @@ App::App(asio::io_context& io, Config config)
     : io_(io),
       config_(std::move(config)),
       lock_((std::filesystem::create_directories(config_.data_dir), config_.data_dir)),
+      events_(io.get_executor()),
       identity_(peers::Identity::load_or_create(config_.data_dir)),
       store_(config_.data_dir / "index"),
       resolver_(io.get_executor(),
@@ -145,7 +147,11 @@ App::App(asio::io_context& io, Config config)
     if (!http_options.listen.address().is_loopback())
         http_options.token = config_.token.empty() ? ensure_token(config_.data_dir) : config_.token;
     http_options.sites_file = config_.data_dir / "sites.json";
-    if (!config_.oneshot) server_ = std::make_unique<http::Server>(io_, *this, http_options);
+    if (!config_.oneshot) {
+        std::vector<std::unique_ptr<http::Module>> extra;
+        extra.push_back(http::events_module(*this));
+        server_ = std::make_unique<http::Server>(io_, *this, http_options, std::move(extra));
+    }
 
     stream::CacheOptions cache_options;
     // The read-ahead window of a stream reaches 16 MiB; a smaller cache
@@ -198,6 +204,7 @@ void App::start() {
                                                    : server_->local_endpoint().address().to_string() + ":" +
                                                          std::to_string(server_->local_endpoint().port()));
     }
+    if (server_) asio::co_spawn(io_, report_scan_progress(), asio::detached); // someone may be watching
     if (peers_) {
         peers_->start();
         if (config_.discovery) {
@@ -222,6 +229,7 @@ void App::start() {
 }
 
 void App::stop() {
+    stopped_ = true;
     if (discovery_) discovery_->stop();
     if (peers_) peers_->stop();
     if (watcher_) watcher_->stop();
@@ -236,6 +244,42 @@ void App::track_updated(const index::Track& t) {
     }
 }
 void App::track_removed(index::TrackId id) { catalogue_.erase(id); }
+
+void App::scan_phase(const index::ScanStatus& s) {
+    if (s.phase == "idle")
+        events_.publish(core::events::ScanFinished{s.scans_completed, s.last_metadata_ms, s.last_content_ms});
+    else
+        events_.publish(core::events::ScanProgress{s.phase, s.files_done, s.files_total, s.fingerprints_done,
+                                                   s.fingerprints_total});
+}
+
+// Between phase changes a long scan reports how far it got, once a second
+// while it moves, so a watcher sees it advance without asking.
+awaitable<void> App::report_scan_progress() {
+    asio::steady_timer timer(io_);
+    index::ScanStatus last;
+    for (;;) {
+        timer.expires_after(std::chrono::seconds(1));
+        boost::system::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+        if (ec || stopped_) co_return;
+        const auto s = scanner_->status();
+        const bool moved = s.files_done != last.files_done || s.fingerprints_done != last.fingerprints_done;
+        if (s.running && s.phase != "idle" && moved)
+            events_.publish(core::events::ScanProgress{s.phase, s.files_done, s.files_total, s.fingerprints_done,
+                                                       s.fingerprints_total});
+        last = s;
+    }
+}
+
+awaitable<http::EventMessages> App::events_after(std::uint64_t after, std::chrono::milliseconds wait) {
+    auto batch = co_await events_.next(after, wait);
+    http::EventMessages out;
+    out.missed = batch.missed;
+    for (auto& r : batch.records)
+        out.events.push_back({r.seq, core::events::kind_of(r.event), r.unix_ms, core::events::fields_of(r.event)});
+    co_return out;
+}
 
 nlohmann::json App::status() const {
     const auto scan = scanner_->status();
@@ -466,6 +510,7 @@ void App::link_up(const std::shared_ptr<peers::Link>& link) {
     resolver_.remove_source(name);
     resolver_.add_source({std::make_shared<peers::PeerSource>(link, name, std::move(adopt)), 1.0,
                           std::chrono::milliseconds(3000)});
+    events_.publish(core::events::LinkUp{proto::format_peer_id(key), link->record().name, link->remote_address()});
     // Pins waiting for a source get one.
     for (const auto& p : cache_->pins())
         if (!p.complete()) start_pin_job(p.content);
@@ -476,6 +521,7 @@ void App::link_down(const std::shared_ptr<peers::Link>& link) {
     // take the newer one's source with it.
     if (auto current = peers_->link(link->key()); current && current != link) return;
     resolver_.remove_source(source_name(link->record()));
+    events_.publish(core::events::LinkDown{proto::format_peer_id(link->key()), link->record().name});
 }
 
 // A peer's query and chunk requests touch the catalogue (its own lock),
@@ -598,6 +644,7 @@ nlohmann::json App::add_peer(const http::PeerSpec& spec) {
     roster_.upsert(rec);
     if (peers_) peers_->paired(rec);
     spdlog::info("paired with {} {} ({})", peers::to_string(rec.role), rec.name, proto::format_peer_id(rec.key));
+    events_.publish(core::events::PeerPaired{proto::format_peer_id(rec.key), rec.name, std::string(peers::to_string(rec.role))});
     return peers_ ? peers_->describe(*roster_.find(rec.key)) : peers::to_json(rec);
 }
 
@@ -610,6 +657,7 @@ bool App::remove_peer(std::string_view peer_id) {
     resolver_.remove_source(source_name(*rec));
     if (peers_) peers_->unpaired(key);
     spdlog::info("unpaired {} ({})", rec->name, proto::format_peer_id(key));
+    events_.publish(core::events::PeerRemoved{proto::format_peer_id(key), rec->name});
     return true;
 }
 
@@ -688,7 +736,14 @@ void App::start_pin_job(const proto::Hash& id) {
     auto swarm = swarm_for(id);
     asio::co_spawn(io_, [this, swarm, id]() -> awaitable<void> {
         try {
-            co_await swarm->fetch_all({});
+            // Told at every tenth of the way (and at the end), not per chunk.
+            auto progress = [this, id, reported = std::uint64_t{0}](std::uint64_t done, std::uint64_t total) mutable {
+                const auto step = std::max<std::uint64_t>(1, total / 10);
+                if (done != total && done < reported + step) return;
+                reported = done;
+                events_.publish(core::events::PinProgress{proto::to_hex(id), done, total, done == total});
+            };
+            co_await swarm->fetch_all(std::move(progress));
             spdlog::info("pinned copy of {} complete", proto::to_hex(id));
         } catch (const std::exception& e) {
             spdlog::info("pin {} incomplete for now: {}", proto::to_hex(id), e.what());

@@ -9,6 +9,7 @@
 #include "daemon/config.hpp"
 #include "daemon/core/blocking.hpp"
 #include "daemon/core/dir_lock.hpp"
+#include "daemon/core/event_bus.hpp"
 #include "daemon/core/version.hpp"
 #include "daemon/http/backend.hpp"
 #include "daemon/http/server.hpp"
@@ -38,7 +39,10 @@ using core::version;
 // The resolver source (and result "source") of this daemon's complete pins.
 inline constexpr std::string_view pins_source = "pinned";
 
-class App final : public http::Backend, public index::IndexObserver, public peers::Library {
+class App final : public http::Backend,
+                  public http::EventSource,
+                  public index::IndexObserver,
+                  public peers::Library {
 public:
     App(asio::io_context& io, Config config);
     ~App() override;
@@ -75,6 +79,11 @@ public:
     // index::IndexObserver: keeps the catalogue in step with the index.
     void track_updated(const index::Track&) override;
     void track_removed(index::TrackId) override;
+    void scan_phase(const index::ScanStatus&) override;
+
+    // http::EventSource: the event channel, for GET /api/v1/events.
+    awaitable<http::EventMessages> events_after(std::uint64_t after, std::chrono::milliseconds wait) override;
+    core::EventBus& events() { return events_; }
 
 private:
     // What remote results told us about content we do not hold, so a sid
@@ -90,6 +99,7 @@ private:
     void link_down(const std::shared_ptr<peers::Link>&);
     std::shared_ptr<stream::Swarm> swarm_for(const proto::Hash& id);
     void start_pin_job(const proto::Hash& id);
+    awaitable<void> report_scan_progress();
     std::string source_name(const peers::PeerRecord&) const;
     std::vector<index::Track> tracks_for_sid(std::string_view sid) const;
     std::optional<index::Track> playable_track(std::string_view sid) const;
@@ -101,6 +111,8 @@ private:
     core::DirLock lock_; // first: nothing below touches the folder before it is ours
     // Before everything that hands it work, so it is destroyed after them.
     core::Blocking blocking_;
+    // Before everything that publishes to it.
+    core::EventBus events_;
     peers::Identity identity_;
     index::Store store_;
     resolver::Catalogue catalogue_;
@@ -117,6 +129,7 @@ private:
     std::deque<proto::Hash> remote_order_; // oldest first, to bound remote_
     std::map<proto::Hash, std::weak_ptr<stream::Swarm>> swarms_;
     std::set<proto::Hash> pin_jobs_;
+    bool stopped_ = false;
     // MusicBrainz recording id → our recording id, so a peer's encoding of a
     // recording we hold joins ours. Written by the scanner's thread too.
     mutable std::mutex mbid_mutex_;

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -100,6 +101,26 @@ public:
     // Opens the stream behind a sid; nullptr for an unknown sid.
     // May wait for a peer (a remote sid whose size is not known yet).
     virtual awaitable<std::unique_ptr<ByteSource>> open_stream(std::string sid) = 0;
+};
+
+// The daemon's event channel as /api/v1/events streams it (not part of
+// Backend: the events module is plugged in by whoever has a channel).
+struct EventMessage {
+    std::uint64_t id = 0;       // increasing; a client resumes after the last it saw
+    std::string kind;           // "link_up", "scan_progress", ...
+    std::int64_t unix_ms = 0;
+    nlohmann::json data;
+};
+struct EventMessages {
+    std::uint64_t missed = 0;   // events after `after` no longer held
+    std::vector<EventMessage> events;
+};
+class EventSource {
+public:
+    virtual ~EventSource() = default;
+    // What came after event `after` (0: everything still held), waiting up
+    // to `wait` for the first; empty when nothing came.
+    virtual awaitable<EventMessages> events_after(std::uint64_t after, std::chrono::milliseconds wait) = 0;
 };
 
 // Everything the daemon's standard modules need, in one object: what the

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -87,6 +88,10 @@ struct Reply {
     bhttp::fields fields; // Content-Type and the like; Content-Length is computed
     std::string body;
     std::optional<StreamBody> stream; // when set, replaces `body`
+    // When set, replaces `body` too: a body of unknown length (Server-Sent
+    // Events), sent chunked piece by piece until this returns nullopt or the
+    // client goes away; the connection closes after it.
+    std::function<awaitable<std::optional<std::string>>()> live;
 
     std::uint64_t content_length() const { return stream ? stream->length : body.size(); }
 };

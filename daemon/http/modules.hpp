@@ -19,6 +19,8 @@ std::unique_ptr<Module> native_module(LibraryControl& library, PeerControl& peer
                                       ResolverAccess& search);
 // /sid/<sid> with Range.
 std::unique_ptr<Module> stream_module(StreamSource& streams);
+// GET /api/v1/events: the daemon's events as Server-Sent Events.
+std::unique_ptr<Module> events_module(EventSource& events);
 // /auth_1/, /auth_2/ and /api/v1/sites: approving web sites.
 std::unique_ptr<Module> site_module(SiteRegistry& sites, Approvals& approvals, std::string library_name);
 

@@ -229,6 +229,39 @@ awaitable<bool> write_stream(Server::State& st, beast::tcp_stream& stream, const
     co_return !ec;
 }
 
+// A body of unknown length, chunked (HTTP/1.1) or until close (HTTP/1.0);
+// the connection ends with it, so it returns false.
+awaitable<bool> write_live(Server::State& st, beast::tcp_stream& stream, const Message& req, Reply& reply) {
+    bhttp::response<bhttp::buffer_body> res{reply.status, req.version()};
+    copy_fields(res, reply.fields);
+    res.keep_alive(false);
+    if (req.version() >= 11) res.chunked(true);
+    res.body().data = nullptr;
+    res.body().more = true;
+    bhttp::response_serializer<bhttp::buffer_body> sr{res};
+    error_code ec;
+    stream.expires_after(st.options.write_timeout);
+    co_await bhttp::async_write_header(stream, sr, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return false;
+    for (;;) {
+        auto piece = co_await reply.live();
+        if (!piece) break;
+        if (piece->empty()) continue;
+        res.body().data = piece->data();
+        res.body().size = piece->size();
+        res.body().more = true;
+        stream.expires_after(st.options.write_timeout);
+        co_await bhttp::async_write(stream, sr, asio::redirect_error(use_awaitable, ec));
+        if (ec == bhttp::error::need_buffer) ec = {};
+        if (ec) co_return false; // the client went away
+    }
+    res.body().data = nullptr;
+    res.body().more = false;
+    stream.expires_after(st.options.write_timeout);
+    co_await bhttp::async_write(stream, sr, asio::redirect_error(use_awaitable, ec));
+    co_return false;
+}
+
 awaitable<bool> write_reply(Server::State& st, beast::tcp_stream& stream, const Message& req, Reply& reply,
                             bool keep_alive) {
     error_code ec;
@@ -243,6 +276,7 @@ awaitable<bool> write_reply(Server::State& st, beast::tcp_stream& stream, const 
         co_await bhttp::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
         co_return !ec;
     }
+    if (reply.live) co_return co_await write_live(st, stream, req, reply);
     if (reply.stream) co_return co_await write_stream(st, stream, req, reply, keep_alive);
     co_return co_await write_buffered(st, stream, req.version(), reply, keep_alive);
 }

@@ -244,8 +244,11 @@ void Scanner::wait_idle() {
 }
 
 void Scanner::set_phase(std::string phase) {
-    std::lock_guard lock(mutex_);
-    phase_ = std::move(phase);
+    {
+        std::lock_guard lock(mutex_);
+        phase_ = std::move(phase);
+    }
+    observer_.scan_phase(status());
 }
 
 void Scanner::run() {
@@ -275,6 +278,7 @@ void Scanner::run() {
             phase_ = "idle";
             ++scans_completed_;
         }
+        observer_.scan_phase(status());
         idle_.notify_all();
         // A big scan's temporary maps and the index pages it walked should
         // not stay resident for the months the daemon then idles.

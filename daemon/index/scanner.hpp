@@ -20,6 +20,8 @@
 
 namespace earshot::index {
 
+struct ScanStatus;
+
 // Told about every change a scan commits, from the scan thread, after the
 // commit, so in-memory views (the resolver's catalogue) follow the index.
 class IndexObserver {
@@ -27,6 +29,8 @@ public:
     virtual ~IndexObserver() = default;
     virtual void track_updated(const Track&) = 0;
     virtual void track_removed(TrackId) = 0;
+    // A scan entered a phase, or ended (phase "idle"); from the scan thread.
+    virtual void scan_phase(const ScanStatus&) {}
 };
 
 struct ScannerOptions {
