@@ -31,6 +31,7 @@ constexpr std::size_t max_serving = 32;
 // disk and the cipher busy at once, little enough that a request does not
 // hold the file in memory.
 constexpr std::size_t max_queued_chunks = 16;
+constexpr std::uint64_t chunks_per_read_job = 4;
 // Queries a peer may ask: a burst of 32, then 16 a second, at most 4 being
 // answered at once. Past that it gets "overloaded" for the query it sent,
 // and everyone else's searches and streams keep their speed.
@@ -387,29 +388,38 @@ awaitable<void> Link::serve(proto::ChunkRequest req) {
         co_return;
     }
     const std::uint64_t end = std::min(total, req.first_chunk + req.count);
-    for (std::uint64_t i = req.first_chunk; i < end && !closing_; ++i) {
+    for (std::uint64_t i = req.first_chunk; i < end && !closing_;) {
         while (queued_chunks_ >= max_queued_chunks && !closing_) co_await chunk_sent_.wait_for(1s);
         if (closing_) break;
-        const std::uint64_t offset = i * proto::chunk_size;
+        // A few chunks per pool job (as many as the writer has room for, up
+        // to 4): fewer thread wakeups per MB than one job per chunk.
+        const auto n = std::min<std::uint64_t>({end - i, max_queued_chunks - queued_chunks_, chunks_per_read_job});
         // Every chunk is checked against the index before it leaves: a file
         // that rotted or was rewritten in place (mtime kept) is caught here,
         // reported, and rescanned, and the peer fetches elsewhere.
-        auto read_job = [fd, leaves, i, offset, length = std::min<std::uint64_t>(proto::chunk_size, size - offset)] {
-            std::optional<proto::Bytes> data(proto::Bytes(static_cast<std::size_t>(length)));
-            if (!core::read_at(fd->get(), *data, offset) || proto::leaf_hash(*data) != (*leaves)[i]) data.reset();
-            return data;
+        auto read_job = [fd, leaves, first = i, n, size] {
+            std::vector<proto::Bytes> out;
+            for (std::uint64_t c = first; c < first + n; ++c) {
+                const std::uint64_t offset = c * proto::chunk_size;
+                proto::Bytes data(static_cast<std::size_t>(std::min<std::uint64_t>(proto::chunk_size, size - offset)));
+                if (!core::read_at(fd->get(), data, offset) || proto::leaf_hash(data) != (*leaves)[c]) break;
+                out.push_back(std::move(data));
+            }
+            return out;
         };
-        auto data = co_await blocking_.run(std::move(read_job));
-        if (!data) {
+        auto chunks = co_await blocking_.run(std::move(read_job));
+        for (auto& data : chunks) {
+            stats_.bytes_served += data.size();
+            ++queued_chunks_;
+            enqueue(proto::Message{proto::ChunkData{req.request_id, req.content_id, i++, std::move(data)}});
+        }
+        if (chunks.size() < n) {
             spdlog::warn("peer {}: chunk {} of {} no longer matches the index; not serving it, rescanning the file",
                          record_.name, i, content.path);
             library_.content_changed(content.path);
             refuse("the file changed on disk since it was indexed");
             co_return;
         }
-        stats_.bytes_served += data->size();
-        ++queued_chunks_;
-        enqueue(proto::Message{proto::ChunkData{req.request_id, req.content_id, i, std::move(*data)}});
     }
 }
 

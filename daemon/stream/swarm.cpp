@@ -155,8 +155,7 @@ awaitable<void> Swarm::fetch_run(std::shared_ptr<peers::Link> link, std::uint64_
                 return;
             }
             if (held(i)) return; // a hedged copy that lost the race
-            ++run->storing;
-            asio::co_spawn(ex_, store(run, i, std::move(data)), asio::detached);
+            queue_store(run, i, std::move(data));
         },
         book_.deadline(key, link->stats().latency_ms));
     accept_leaves(link); // a request past the end brings only the layer
@@ -188,27 +187,49 @@ awaitable<void> Swarm::fetch_run(std::shared_ptr<peers::Link> link, std::uint64_
     progress_.notify();
 }
 
-awaitable<void> Swarm::store(std::shared_ptr<Run> run, std::uint64_t index, proto::Bytes data) {
+void Swarm::queue_store(std::shared_ptr<Run> run, std::uint64_t index, proto::Bytes data) {
+    ++run->storing;
+    to_store_.push_back(ToStore{std::move(run), index, std::move(data), false});
+    if (store_running_) return;
+    store_running_ = true;
+    asio::co_spawn(ex_, drain_stores(), asio::detached);
+}
+
+awaitable<void> Swarm::drain_stores() {
     auto self = shared_from_this();
-    // The cache checks length and leaf before it stores a byte: one hash
-    // per chunk, and a refusal there blames this peer.
-    auto job = [this, index, data = std::move(data)]() mutable -> std::optional<proto::Bytes> {
-        try {
-            cache_.put(id_, index, data);
-        } catch (const std::invalid_argument&) {
-            return std::nullopt;
+    // One pool job per burst of chunks, not per chunk: what arrives while a
+    // batch is hashed and written waits for the next one, so the io thread
+    // decrypts while a pool thread hashes, without a thread wakeup (two
+    // context switches) per 64 KiB.
+    while (!to_store_.empty()) {
+        std::vector<ToStore> batch;
+        batch.swap(to_store_);
+        // The cache checks length and leaf before it stores a byte: one hash
+        // per chunk, and a refusal there blames the peer that sent it.
+        auto job = [this, batch = std::move(batch)]() mutable {
+            for (auto& c : batch) {
+                try {
+                    cache_.put(id_, c.index, c.data);
+                    c.stored = true;
+                } catch (const std::invalid_argument&) {
+                    c.stored = false;
+                }
+            }
+            return std::move(batch);
+        };
+        auto done = co_await blocking_.run(std::move(job));
+        for (auto& c : done) {
+            if (c.stored) {
+                remember_fresh(c.index, std::move(c.data));
+                in_flight_.erase(c.index);
+            } else if (!c.run->rejected) {
+                c.run->rejected = c.index;
+            }
+            --c.run->storing;
         }
-        return std::move(data);
-    };
-    auto stored = co_await blocking_.run(std::move(job));
-    if (stored) {
-        remember_fresh(index, std::move(*stored));
-        in_flight_.erase(index);
-    } else if (!run->rejected) {
-        run->rejected = index;
+        progress_.notify();
     }
-    --run->storing;
-    progress_.notify();
+    store_running_ = false;
 }
 
 awaitable<std::optional<proto::Bytes>> Swarm::cached(std::uint64_t index) {

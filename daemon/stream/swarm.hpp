@@ -35,6 +35,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace earshot::stream {
 
@@ -79,7 +80,14 @@ private:
     [[noreturn]] void fail(std::uint64_t index) const;
 
     struct Run;
-    awaitable<void> store(std::shared_ptr<Run> run, std::uint64_t index, proto::Bytes data);
+    struct ToStore {
+        std::shared_ptr<Run> run;
+        std::uint64_t index = 0;
+        proto::Bytes data;
+        bool stored = false;
+    };
+    void queue_store(std::shared_ptr<Run> run, std::uint64_t index, proto::Bytes data);
+    awaitable<void> drain_stores();
     awaitable<std::optional<proto::Bytes>> cached(std::uint64_t index);
 
     asio::any_io_executor ex_;
@@ -96,6 +104,8 @@ private:
     // Chunks fetched and verified but not read yet, so a sequential reader
     // gets them without a disk round trip and a second hash.
     std::map<std::uint64_t, proto::Bytes> fresh_;
+    std::vector<ToStore> to_store_; // verified and written by drain_stores(), in batches
+    bool store_running_ = false;
     std::uint64_t window_ = 8;
     std::string last_error_;
     core::Event progress_;
