@@ -38,6 +38,7 @@ constexpr std::uint64_t chunks_per_read_job = 4;
 constexpr double query_burst = 32;
 constexpr double queries_per_second = 16;
 constexpr std::size_t max_queries_answering = 4;
+constexpr auto refusal_pause = 2ms; // so at most 500 refusals a second
 // Messages queued for a peer that does not read them: past this the link is
 // dropped rather than let a stalled peer grow our memory without bound.
 constexpr std::size_t max_queued_messages = 4096;
@@ -46,6 +47,8 @@ constexpr std::size_t max_queued_messages = 4096;
 // (its own send buffer fills) instead of growing our queue, and a peer that
 // reads promptly is never taken for one that does not.
 constexpr std::size_t read_pause_at = 256;
+// Messages a link handles before it lets other work on the io thread run.
+constexpr std::uint64_t yield_every = 8;
 // Largest content whose leaf layer we assemble (8 MiB of hashes): far above
 // any audio file, far below what a lying peer could make us hold.
 constexpr std::uint64_t max_content_size = 16ull << 30;
@@ -55,13 +58,20 @@ std::string short_id(const proto::PublicKey& key) { return proto::format_peer_id
 
 } // namespace
 
+// Each pending request has its own wakeup: an answer wakes the coroutine
+// waiting for it, not every request in flight on the link (thousands, when
+// many searches wait on a peer that is slow to answer).
 struct Link::PendingQuery {
+    explicit PendingQuery(asio::any_io_executor ex) : changed(std::move(ex)) {}
+    core::Event changed;
     std::function<void(std::vector<proto::ResultEntry>)> on_entries;
     bool done = false;
     std::optional<std::string> error;
 };
 
 struct Link::PendingFetch {
+    explicit PendingFetch(asio::any_io_executor ex) : changed(std::move(ex)) {}
+    core::Event changed;
     proto::Hash content{};
     std::uint64_t first = 0;
     std::uint32_t count = 0;
@@ -167,8 +177,17 @@ void Link::enqueue(Outgoing item) {
 }
 
 awaitable<void> Link::read_loop() {
-    while (true) {
+    for (std::uint64_t handled = 0;; ++handled) {
         while (outgoing_.size() >= read_pause_at && !closing_) co_await outgoing_drained_.wait_for(1s);
+        // A record holds many small frames, and receive() hands them over
+        // without suspending: let the rest of the io thread (HTTP, other
+        // links) run between every few, or one chatty peer holds it.
+        if (handled % yield_every == yield_every - 1) co_await asio::post(ex_, use_awaitable);
+        if (throttled_until_ > Clock::now() && !closing_) {
+            asio::steady_timer pause(ex_, throttled_until_);
+            boost::system::error_code ec;
+            co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
+        }
         auto m = co_await channel_->receive();
         if (!m) {
             if (close_reason_.empty()) close_reason_ = "the peer closed the link";
@@ -268,7 +287,7 @@ void Link::handle(proto::Message m) {
                     stats_.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - it->second).count();
                     pings_.erase(it);
                 }
-                state_changed_.notify(); // a fetch past its deadline waits for this probe
+                for (auto& [id, f] : fetches_) f->changed.notify(); // a fetch past its deadline waits for this probe
             } else if constexpr (std::is_same_v<T, proto::Hello>) {
                 throw ProtocolViolation("a second Hello");
             }
@@ -293,6 +312,11 @@ bool Link::query_allowed() {
 void Link::on_query(const proto::Query& q) {
     if (!query_allowed()) {
         enqueue(proto::Message{proto::Error{proto::ErrorCode::overloaded, q.query_id, "too many queries; slow down"}});
+        // And read nothing more from this peer for a moment: refusing a
+        // query costs us about what sending it cost the peer, so a flood
+        // waits in its own socket buffer instead of taking the io thread
+        // (at most refusals_per_second refusals a second).
+        throttled_until_ = Clock::now() + refusal_pause;
         return;
     }
     ++queries_answering_;
@@ -449,7 +473,7 @@ void Link::on_results(proto::Results r) {
     auto pending = it->second;
     if (!r.entries.empty() && pending->on_entries) pending->on_entries(std::move(r.entries));
     if (r.final) pending->done = true;
-    state_changed_.notify();
+    pending->changed.notify();
 }
 
 void Link::on_leaves(proto::Leaves l) {
@@ -488,7 +512,8 @@ void Link::on_leaves(proto::Leaves l) {
         const std::uint64_t expected = f->first >= total ? 0 : std::min<std::uint64_t>(f->count, total - f->first);
         if (f->received >= expected) f->done = true;
     }
-    state_changed_.notify();
+    for (auto& [id, f] : fetches_)
+        if (f->content == l.content_id) f->changed.notify();
 }
 
 void Link::on_chunk_data(proto::ChunkData cd) {
@@ -508,7 +533,7 @@ void Link::on_chunk_data(proto::ChunkData cd) {
     const auto total = layer->second->leaves.size();
     const std::uint64_t expected = f->first >= total ? 0 : std::min<std::uint64_t>(f->count, total - f->first);
     if (f->received >= expected) f->done = true;
-    state_changed_.notify();
+    f->changed.notify();
 }
 
 void Link::on_error(const proto::Error& e) {
@@ -522,12 +547,13 @@ void Link::on_error(const proto::Error& e) {
     }
     if (auto q = queries_.find(e.ref_id); q != queries_.end()) {
         q->second->error = std::string(proto::to_string(e.code)) + ": " + e.message;
+        q->second->changed.notify();
     } else if (auto f = fetches_.find(e.ref_id); f != fetches_.end()) {
         f->second->error = std::string(proto::to_string(e.code)) + ": " + e.message;
         f->second->code = e.code;
         f->second->done = true;
+        f->second->changed.notify();
     }
-    state_changed_.notify();
 }
 
 void Link::fail_pending(const std::string& why) {
@@ -538,6 +564,8 @@ void Link::fail_pending(const std::string& why) {
             f->error = why;
             f->done = true;
         }
+    for (auto& [id, q] : queries_) q->changed.notify();
+    for (auto& [id, f] : fetches_) f->changed.notify();
     state_changed_.notify();
 }
 
@@ -551,15 +579,15 @@ awaitable<void> Link::query(resolver::Query q, std::function<void(std::vector<pr
     auto self = shared_from_this();
     if (!ready()) throw std::runtime_error("not linked");
     const auto id = next_id();
-    auto pending = std::make_shared<PendingQuery>();
+    auto pending = std::make_shared<PendingQuery>(ex_);
     pending->on_entries = std::move(on_entries);
     queries_[id] = pending;
     proto::Message wire = proto::Query{id, q.artist, q.track, q.album, q.text, q.duration_s};
     enqueue(std::move(wire));
     {
-        std::stop_callback wake(stop, [this] { state_changed_.notify(); });
+        std::stop_callback wake(stop, [pending] { pending->changed.notify(); });
         while (!pending->done && !pending->error && !stop.stop_requested())
-            co_await state_changed_.wait_for(1h);
+            co_await pending->changed.wait_for(1h);
     }
     queries_.erase(id);
     if (pending->done) co_return;
@@ -579,7 +607,7 @@ awaitable<FetchResult> Link::fetch(proto::Hash content, std::uint64_t first, std
         co_return FetchResult{"the peer's leaf layer does not match the content id", proto::ErrorCode::internal, 0,
                               false, true};
     const auto id = next_id();
-    auto f = std::make_shared<PendingFetch>();
+    auto f = std::make_shared<PendingFetch>(ex_);
     f->content = content;
     f->first = first;
     f->count = count;
@@ -597,7 +625,7 @@ awaitable<FetchResult> Link::fetch(proto::Hash content, std::uint64_t first, std
         const auto deadline = std::max(f->last_progress, last_chunk_at_) + timeout;
         if (now < deadline) {
             probed.reset();
-            co_await state_changed_.wait_until(deadline);
+            co_await f->changed.wait_until(deadline);
             continue;
         }
         // Past the deadline. If the peer answers a Ping meanwhile it is
@@ -614,7 +642,7 @@ awaitable<FetchResult> Link::fetch(proto::Hash content, std::uint64_t first, std
             f->timed_out = true;
             break;
         }
-        co_await state_changed_.wait_for(250ms);
+        co_await f->changed.wait_for(250ms);
     }
     fetches_.erase(id);
     co_return FetchResult{f->error, f->code, f->received, f->timed_out, rejected_layers_.contains(content)};

@@ -181,7 +181,8 @@ private:
     core::Event outgoing_drained_; // the writer brought the queue below read_pause_at
     double query_tokens_;
     std::chrono::steady_clock::time_point query_tokens_at_;
-    core::Event state_changed_; // answers arrived, or the link is going down
+    std::chrono::steady_clock::time_point throttled_until_{}; // a flooding peer is not read before this
+    core::Event state_changed_; // the Hello came, the writer ended, or the link is going down (requests have their own)
     std::chrono::steady_clock::time_point last_heard_;
     std::chrono::steady_clock::time_point last_chunk_at_{}; // the last ChunkData of any of our requests
 

@@ -9,6 +9,7 @@
 #include "tests/support/audio.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/hanging_mount.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <fstream>
@@ -46,35 +47,10 @@ std::string local_sid(test::Daemon& d, const std::string& artist, const std::str
     return {};
 }
 
-// The mount, and the switch that makes reads of one file hang.
-struct HangingMount {
-    fs::path source, mount, control;
-    std::unique_ptr<test::Process> fs_process;
-
-    HangingMount(const fs::path& root, const std::string& name)
-        : source(root / "source"), mount(root / "mnt"), control(root / "control") {
-        fs::create_directories(mount);
-        fs::create_directories(control);
-        fs_process = std::make_unique<test::Process>(
-            "/usr/bin/python3",
-            std::vector<std::string>{(fs::path(EARSHOT_SOURCE_DIR) / "tests/support/hanging_fs.py").string(),
-                                     source.string(), mount.string(), name, control.string()},
-            root / "fs.log");
-    }
-    bool mounted() const { return fs::exists(mount / "ok.mp3"); }
-    void arm() { std::ofstream(control / "armed"); }
-    bool hanging() const { return fs::exists(control / "hanging"); }
-    void release() { std::ofstream(control / "release"); }
-    ~HangingMount() {
-        release();
-        test::run("/usr/bin/fusermount3", {"-u", mount.string()});
-    }
-};
-
 } // namespace
 
 BOOST_AUTO_TEST_CASE(one_hung_file_delays_only_its_own_reader) {
-    if (!fs::exists("/dev/fuse") || !fs::exists("/usr/bin/fusermount3")) {
+    if (!test::HangingMount::available()) {
         std::cout << "SKIP: no /dev/fuse or fusermount3 (install fuse3 and python3-fusepy)\n";
         std::exit(skip);
     }
@@ -82,7 +58,7 @@ BOOST_AUTO_TEST_CASE(one_hung_file_delays_only_its_own_reader) {
     fs::create_directories(tmp / "fs" / "source");
     test::make_audio(tmp / "fs" / "source" / "hang.mp3", {.artist = "Stalled", .title = "Forever", .seed = 1, .seconds = 20});
     test::make_audio(tmp / "fs" / "source" / "ok.mp3", {.artist = "Healthy", .title = "Flowing", .seed = 2, .seconds = 20});
-    HangingMount disk(tmp / "fs", "hang.mp3");
+    test::HangingMount disk(tmp / "fs", "hang.mp3", fs::path(EARSHOT_SOURCE_DIR) / "tests/support/hanging_fs.py");
     if (!eventually([&] { return disk.mounted(); }, 10s)) {
         std::cout << "SKIP: the FUSE mount did not come up:\n" << disk.fs_process->log_text() << "\n";
         std::exit(skip);
