@@ -122,7 +122,8 @@ std::string clean_site_name(std::string_view name) {
         if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out += c;
     if (out.size() > SiteRegistry::max_name_bytes) {
         auto cut = SiteRegistry::max_name_bytes;
-        // Back off continuation bytes (10xxxxxx) to the start of the character that did not fit.
+        // Step back over UTF-8 continuation bytes (top bits 0b10) to the start
+        // of the character that did not fit.
         while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
         out.resize(cut);
     }

@@ -130,22 +130,20 @@ std::optional<SourceBook::Key> SourceBook::pick(std::span<const Key> linked, Clo
     return best;
 }
 
-std::chrono::milliseconds SourceBook::deadline(const Key& k, std::optional<double> rtt_ms) const {
+double SourceBook::seconds_between_chunks(const Key& k) const {
     const auto* found = find(k);
-    const State fresh{};
-    const State& s = found ? *found : fresh;
+    const State& s = found ? *found : State{};
     // Concurrent requests to one peer interleave, so each sees its chunks
     // that many times further apart.
-    const double per_chunk = static_cast<double>(std::max<std::size_t>(1, s.in_flight)) * chunk_seconds(s);
-    return clamp_ms(4 * rtt_ms.value_or(0) / 1000.0 + 8 * per_chunk, min_deadline, max_deadline);
+    return static_cast<double>(std::max<std::size_t>(1, s.in_flight)) * chunk_seconds(s);
+}
+
+std::chrono::milliseconds SourceBook::deadline(const Key& k, std::optional<double> rtt_ms) const {
+    return clamp_ms(4 * rtt_ms.value_or(0) / 1000.0 + 8 * seconds_between_chunks(k), min_deadline, max_deadline);
 }
 
 std::chrono::milliseconds SourceBook::hedge_after(const Key& k, std::optional<double> rtt_ms) const {
-    const auto* found = find(k);
-    const State fresh{};
-    const State& s = found ? *found : fresh;
-    const double per_chunk = static_cast<double>(std::max<std::size_t>(1, s.in_flight)) * chunk_seconds(s);
-    return clamp_ms(2 * rtt_ms.value_or(0) / 1000.0 + 4 * per_chunk, min_hedge, max_hedge);
+    return clamp_ms(2 * rtt_ms.value_or(0) / 1000.0 + 4 * seconds_between_chunks(k), min_hedge, max_hedge);
 }
 
 } // namespace earshot::stream

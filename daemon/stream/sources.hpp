@@ -90,6 +90,8 @@ private:
     // Seconds one chunk takes from this peer, by its measured rate, or a
     // modest guess before it has delivered anything.
     double chunk_seconds(const State& s) const;
+    // The gap a request to `k` sees between its chunks, by that estimate.
+    double seconds_between_chunks(const Key& k) const;
 
     std::map<Key, State> states_;
 };

@@ -233,23 +233,23 @@ BOOST_AUTO_TEST_CASE(cancel_stops_running_sources) {
     // A source that keeps going after stop: its late batch must be dropped.
     // It is due well after the cancel, so "returns at once" is an order of
     // events (the wait is back before that batch), not a stopwatch reading.
-    auto stubborn = std::make_shared<ScriptedSource>(
-        "stubborn", std::vector<ScriptedSource::Step>{{1000ms, {result("ignored", 1.0)}}}, false, true);
+    auto persistent = std::make_shared<ScriptedSource>(
+        "persistent", std::vector<ScriptedSource::Step>{{1000ms, {result("ignored", 1.0)}}}, false, true);
     run([&](asio::io_context& io) -> awaitable<void> {
-        Resolver r(io.get_executor(), {{slow, 1.0, 5000ms}, {stubborn, 1.0, 5000ms}});
+        Resolver r(io.get_executor(), {{slow, 1.0, 5000ms}, {persistent, 1.0, 5000ms}});
         const std::string qid = r.start(query());
         co_await sleep(30ms);
         BOOST_TEST(r.cancel(qid));
         auto s = co_await r.wait(qid, 5000ms); // finished: returns at once
-        BOOST_TEST(stubborn->seen()->emitted == 0, "the wait outlasted the stubborn source's late batch");
+        BOOST_TEST(persistent->seen()->emitted == 0, "the wait outlasted the persistent source's late batch");
         BOOST_TEST(!slow->seen()->completed);
         BOOST_TEST_REQUIRE(s.has_value());
         BOOST_TEST(s->finished);
         BOOST_TEST(!s->solved);
-        // Until the stubborn source's batch has come (and been dropped).
+        // Until the persistent source's batch has come (and been dropped).
         const auto t0 = Clock::now();
-        while (stubborn->seen()->emitted == 0 && ms_since(t0) < 10'000.0) co_await sleep(5ms);
-        BOOST_TEST_REQUIRE(stubborn->seen()->emitted == 1);
+        while (persistent->seen()->emitted == 0 && ms_since(t0) < 10'000.0) co_await sleep(5ms);
+        BOOST_TEST_REQUIRE(persistent->seen()->emitted == 1);
         auto later = r.snapshot(qid);
         BOOST_TEST_REQUIRE(later.has_value());
         BOOST_TEST(later->results.empty());
@@ -258,8 +258,8 @@ BOOST_AUTO_TEST_CASE(cancel_stops_running_sources) {
     BOOST_TEST(slow->seen()->stopped);
     BOOST_TEST(slow->seen()->emitted == 0);
     BOOST_TEST(!slow->seen()->completed);
-    BOOST_TEST(stubborn->seen()->stopped);
-    BOOST_TEST(stubborn->seen()->emitted == 1); // it did emit; the resolver dropped it
+    BOOST_TEST(persistent->seen()->stopped);
+    BOOST_TEST(persistent->seen()->emitted == 1); // it did emit; the resolver dropped it
 }
 
 BOOST_AUTO_TEST_CASE(unknown_qid) {
