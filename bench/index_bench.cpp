@@ -10,7 +10,8 @@
 // Usage: index_bench EARSHOTD N [QUERIES=2000]
 #include "bench/synthetic_library.hpp"
 #include "cli/client.hpp"
-#include "daemon/app.hpp"
+#include "daemon/library/local_source.hpp"
+#include "daemon/library/tracks.hpp"
 #include "resolver/score.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -120,11 +121,11 @@ int main(int argc, char** argv) {
         t0 = Clock::now();
         store.read([&](const index::ReadTxn& r) {
             catalogue.reserve(r.track_count());
-            r.for_each_track([&](const index::Track& t) { catalogue.upsert({t.id, daemon::candidate_of(t)}); });
+            r.for_each_track([&](const index::Track& t) { catalogue.upsert({t.id, library::candidate_of(t)}); });
             return 0;
         });
         const double load_ms = ms_since(t0);
-        daemon::LocalSource local(catalogue, store, "bench");
+        library::LocalSource local(catalogue, store, "bench");
         std::vector<double> lat;
         std::size_t found = 0;
         for (const auto& q : mix) {
@@ -136,7 +137,7 @@ int main(int argc, char** argv) {
         // Reference: the same scorer over every track, for a few queries.
         std::vector<resolver::Candidate> all;
         store.read([&](const index::ReadTxn& r) {
-            r.for_each_track([&](const index::Track& t) { all.push_back(daemon::candidate_of(t)); });
+            r.for_each_track([&](const index::Track& t) { all.push_back(library::candidate_of(t)); });
             return 0;
         });
         std::vector<double> scan;

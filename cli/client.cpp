@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <limits>
 
 namespace earshot::client {
 
@@ -190,7 +191,8 @@ Response Client::send_once(const bhttp::request<bhttp::string_body>& req, bool h
     return out;
 }
 
-Response Client::request(bhttp::verb verb, std::string_view target, std::string body, const Headers& headers) {
+bhttp::request<bhttp::string_body> Client::make_request(bhttp::verb verb, std::string_view target, std::string body,
+                                                        const Headers& headers) const {
     bhttp::request<bhttp::string_body> req{verb, base_.prefix + std::string(target), 11};
     const bool v6 = base_.host.find(':') != std::string::npos;
     req.set(bhttp::field::host, (v6 ? "[" + base_.host + "]" : base_.host) + ":" + base_.port);
@@ -200,7 +202,11 @@ Response Client::request(bhttp::verb verb, std::string_view target, std::string 
     req.body() = std::move(body);
     if (verb == bhttp::verb::post || !req.body().empty()) req.prepare_payload();
     req.keep_alive(true);
+    return req;
+}
 
+Response Client::request(bhttp::verb verb, std::string_view target, std::string body, const Headers& headers) {
+    const auto req = make_request(verb, target, std::move(body), headers);
     const bool head = verb == bhttp::verb::head;
     bool reused = false;
     try {
@@ -223,6 +229,98 @@ nlohmann::json Client::post_json(std::string_view target) {
     const auto res = request(bhttp::verb::post, target);
     if (!res.ok()) throw ApiError(res.status, res.error_message());
     return res.json();
+}
+
+void Client::follow_events(std::string_view target, const std::function<bool(const ServerEvent&)>& on_event,
+                           std::chrono::milliseconds idle) {
+    Connection c;
+    c.connect(base_, timeout_);
+    const auto req = make_request(bhttp::verb::get, target, {}, {{"Accept", "text/event-stream"}});
+    c.stream.expires_after(timeout_);
+    auto ec = c.run([&](auto handler) { bhttp::async_write(c.stream, req, std::move(handler)); });
+    if (ec) throw ProtocolError("sending to " + base_.text + " failed: " + reason(ec));
+
+    bhttp::response_parser<bhttp::buffer_body> parser;
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max()); // a stream has no end we know of
+    c.stream.expires_after(timeout_);
+    ec = c.run([&](auto handler) { bhttp::async_read_header(c.stream, c.buffer, parser, std::move(handler)); });
+    if (ec) throw ProtocolError("reading the answer from " + base_.text + " failed: " + reason(ec));
+    const auto status = parser.get().result_int();
+    const bool ok = status >= 200 && status < 300;
+
+    EventStreamParser events;
+    std::string error_body;
+    bool wanted = true;
+    std::array<char, 8192> buf;
+    while (wanted && !parser.is_done()) {
+        parser.get().body().data = buf.data();
+        parser.get().body().size = buf.size();
+        c.stream.expires_after(ok ? idle : timeout_);
+        ec = c.run([&](auto handler) { bhttp::async_read_some(c.stream, c.buffer, parser, std::move(handler)); });
+        if (ec == bhttp::error::need_buffer) ec = {};
+        if (ec) {
+            if (!ok) break;
+            throw ProtocolError(ec == beast::error::timeout ? "the event stream from " + base_.text + " went silent"
+                                                            : "the event stream from " + base_.text +
+                                                                  " broke: " + reason(ec));
+        }
+        const std::string_view got(buf.data(), buf.size() - parser.get().body().size);
+        if (!ok) {
+            if (error_body.size() < 64 * 1024) error_body.append(got);
+            continue;
+        }
+        events.feed(got, [&](ServerEvent&& e) {
+            if (wanted) wanted = on_event(e);
+        });
+    }
+    c.close();
+    if (!ok) {
+        Response res;
+        res.status = status;
+        res.body = std::move(error_body);
+        throw ApiError(status, res.error_message());
+    }
+}
+
+void EventStreamParser::feed(std::string_view bytes, const std::function<void(ServerEvent&&)>& on_event) {
+    for (const char ch : bytes) {
+        if (ch == '\n' && after_cr_) { // the LF of a CRLF: the line already ended
+            after_cr_ = false;
+            continue;
+        }
+        after_cr_ = ch == '\r';
+        if (ch == '\n' || ch == '\r') {
+            line(partial_, on_event);
+            partial_.clear();
+        } else {
+            partial_.push_back(ch);
+        }
+    }
+}
+
+void EventStreamParser::line(std::string_view l, const std::function<void(ServerEvent&&)>& on_event) {
+    if (l.empty()) {
+        auto last_id = current_.id; // an id holds for the events after it too
+        if (has_data_) on_event(std::move(current_));
+        current_ = {};
+        current_.id = std::move(last_id);
+        has_data_ = false;
+        return;
+    }
+    if (l.front() == ':') return; // a comment: the server's heartbeat
+    const auto colon = l.find(':');
+    const auto name = l.substr(0, colon);
+    auto value = colon == std::string_view::npos ? std::string_view{} : l.substr(colon + 1);
+    if (value.starts_with(' ')) value.remove_prefix(1);
+    if (name == "data") {
+        if (has_data_) current_.data.push_back('\n');
+        current_.data.append(value);
+        has_data_ = true;
+    } else if (name == "event") {
+        current_.kind = std::string(value);
+    } else if (name == "id") {
+        current_.id = std::string(value);
+    }
 }
 
 std::string Client::raw_exchange(std::string_view bytes) {

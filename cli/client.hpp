@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -71,6 +72,28 @@ struct Response {
     std::string error_message() const;
 };
 
+// One Server-Sent Event (GET /api/v1/events).
+struct ServerEvent {
+    std::string id;
+    std::string kind = "message"; // the "event:" field
+    std::string data;
+};
+
+// Splits a text/event-stream into events however its bytes are cut (the
+// WHATWG rules: LF, CRLF or CR line ends; "data:" lines joined with LF;
+// comments and unknown fields ignored; an event without data not sent).
+class EventStreamParser {
+public:
+    void feed(std::string_view bytes, const std::function<void(ServerEvent&&)>& on_event);
+
+private:
+    void line(std::string_view l, const std::function<void(ServerEvent&&)>& on_event);
+    std::string partial_;
+    bool after_cr_ = false;
+    ServerEvent current_;
+    bool has_data_ = false;
+};
+
 class Client {
 public:
     // `token`, when set, goes out as "Authorization: Bearer <token>".
@@ -102,6 +125,13 @@ public:
     nlohmann::json get_json(std::string_view target);
     nlohmann::json post_json(std::string_view target);
 
+    // Reads `target` as an event stream on a connection of its own, calling
+    // on_event for each event until it returns false or the server ends the
+    // stream. Throws ApiError for a non-2xx answer and ProtocolError when
+    // nothing at all (not even the server's heartbeat comment) comes for `idle`.
+    void follow_events(std::string_view target, const std::function<bool(const ServerEvent&)>& on_event,
+                       std::chrono::milliseconds idle = std::chrono::seconds(40));
+
     // Writes `bytes` on a fresh connection and returns everything the server
     // sends back until it closes or `timeout` passes (for malformed-request tests).
     std::string raw_exchange(std::string_view bytes);
@@ -109,6 +139,8 @@ public:
 private:
     struct Connection;
     Response send_once(const bhttp::request<bhttp::string_body>& req, bool head, bool& reused);
+    bhttp::request<bhttp::string_body> make_request(bhttp::verb verb, std::string_view target, std::string body,
+                                                    const Headers& headers) const;
 
     BaseUrl base_;
     std::string token_;

@@ -5,7 +5,12 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <array>
+#include <charconv>
 #include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <optional>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
@@ -345,7 +350,75 @@ int run_id(client::Client& api) {
     return exit_code::ok;
 }
 
+namespace {
+
+std::uint64_t event_id(const client::ServerEvent& e) {
+    std::uint64_t id = 0;
+    std::from_chars(e.id.data(), e.id.data() + e.id.size(), id);
+    return id;
+}
+
+// The id of the newest event the daemon holds (0 if none); nullopt when the
+// daemon has no event channel (one from before it).
+std::optional<std::uint64_t> newest_event(client::Client& api) {
+    std::uint64_t newest = 0;
+    try {
+        api.follow_events("/api/v1/events?timeout=0", [&](const client::ServerEvent& e) {
+            newest = std::max(newest, event_id(e));
+            return true;
+        });
+    } catch (const client::ApiError& e) {
+        if (e.status() == 404) return std::nullopt;
+        throw;
+    }
+    return newest;
+}
+
+// "12:03:04" in local time.
+std::string clock_time(std::int64_t unix_ms) {
+    const std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+    std::tm local{};
+    localtime_r(&t, &local);
+    std::array<char, 16> buf{};
+    std::strftime(buf.data(), buf.size(), "%H:%M:%S", &local);
+    return buf.data();
+}
+
+void print_event(const client::ServerEvent& e, bool as_json) {
+    json data = json::parse(e.data, nullptr, false);
+    if (as_json) {
+        fmt::print("{}\n", json{{"id", event_id(e)}, {"event", e.kind}, {"data", data}}.dump(-1, ' ', false,
+                                                                                             json::error_handler_t::replace));
+    } else {
+        std::string fields;
+        if (data.is_object())
+            for (const auto& [key, value] : data.items()) {
+                if (key == "time_ms") continue;
+                fields += " " + key + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
+            }
+        else
+            fields = " " + e.data;
+        const auto when = data.is_object() ? field<std::int64_t>(data, "time_ms", 0) : 0;
+        fmt::print("{} {}{}\n", when > 0 ? clock_time(when) : std::string("--:--:--"), e.kind, fields);
+    }
+    std::fflush(stdout);
+}
+
+} // namespace
+
+int run_events(client::Client& api, const EventsOptions& o) {
+    const auto target = "/api/v1/events?since=" + std::to_string(o.since) + (o.follow ? "" : "&timeout=0");
+    api.follow_events(target, [&](const client::ServerEvent& e) {
+        print_event(e, o.json);
+        return true;
+    });
+    return exit_code::ok;
+}
+
 int run_scan(client::Client& api, bool wait) {
+    // Where the channel stands before the scan, so following starts right
+    // after it and cannot miss the scan's end.
+    const auto start = wait ? newest_event(api) : std::nullopt;
     const auto res = api.request(client::bhttp::verb::post, "/api/v1/scan");
     if (res.status == 409) {
         fmt::print(stderr, "earshot: a scan is already running{}\n", wait ? "; following it" : "");
@@ -359,12 +432,28 @@ int run_scan(client::Client& api, bool wait) {
 
     ProgressLine progress(stderr_is_tty());
     json status;
-    for (;;) {
+    if (start) {
+        // The progress the daemon publishes, as it publishes it.
+        const auto tracks = field<std::uint64_t>(api.get_json("/api/v1/status"), "tracks", 0);
+        api.follow_events("/api/v1/events?since=" + std::to_string(*start), [&](const client::ServerEvent& e) {
+            if (e.kind == "scan_finished") return false;
+            if (e.kind == "missed") return scan_running(api.get_json("/api/v1/status")); // its end may be gone
+            auto data = json::parse(e.data, nullptr, false);
+            if (e.kind != "scan_progress" || !data.is_object()) return true;
+            const auto view = scan_view({{"scan", std::move(data)}, {"tracks", tracks}});
+            progress.update(view.label, view.fraction, view.detail);
+            return true;
+        });
         status = api.get_json("/api/v1/status");
-        if (!scan_running(status)) break;
-        const auto view = scan_view(status);
-        progress.update(view.label, view.fraction, view.detail);
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    } else {
+        // A daemon without the event channel: ask until it is done.
+        for (;;) {
+            status = api.get_json("/api/v1/status");
+            if (!scan_running(status)) break;
+            const auto view = scan_view(status);
+            progress.update(view.label, view.fraction, view.detail);
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
     }
     progress.finish();
     const auto errors = field<std::uint64_t>(field<json>(status, "scan", json::object()), "errors", 0);

@@ -72,6 +72,13 @@ int run_site_list(client::Client& api, bool json);
 // `which` is an origin or a token.
 int run_site_revoke(client::Client& api, const std::string& which);
 
+struct EventsOptions {
+    bool follow = false;     // keep printing new events until interrupted
+    bool json = false;       // one JSON object per line: {"id", "event", "data"}
+    std::uint64_t since = 0; // only events after this id
+};
+int run_events(client::Client& api, const EventsOptions& options);
+
 int run_status(client::Client& api, bool json);
 int run_id(client::Client& api);
 int run_scan(client::Client& api, bool wait);

@@ -47,6 +47,12 @@ int main(int argc, char** argv) {
     auto* scan = app.add_subcommand("scan", "rescan the library folders and show progress");
     scan->add_flag("--no-wait", no_wait, "start the scan and return at once");
 
+    cli::EventsOptions events_options;
+    auto* events = app.add_subcommand("events", "what the daemon did: scans, links, pairings, pins (held events; --follow for new ones)");
+    events->add_flag("--follow,-f", events_options.follow, "keep printing events as they happen");
+    events->add_flag("--json", events_options.json, "one JSON object per line");
+    events->add_option("--since", events_options.since, "only events after this id");
+
     cli::SearchOptions search_options;
     auto* search = app.add_subcommand("search", "find tracks: earshot search \"Artist - Title\"");
     search->alias("resolve");
@@ -129,6 +135,7 @@ int main(int argc, char** argv) {
         shown_url = api.base().text;
         if (status->parsed()) return cli::run_status(api, status_json);
         if (scan->parsed()) return cli::run_scan(api, !no_wait);
+        if (events->parsed()) return cli::run_events(api, events_options);
         if (search->parsed()) return cli::run_search(api, search_options);
         if (play->parsed()) return cli::run_play(api, play_options);
         if (errors->parsed()) return cli::run_errors(api, errors_json);

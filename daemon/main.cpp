@@ -1,5 +1,6 @@
 // earshotd: runs in the foreground, logs to stderr, stops on SIGINT/SIGTERM.
 #include "daemon/app.hpp"
+#include "daemon/core/version.hpp"
 
 #include <sodium.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -29,8 +30,8 @@ int main(int argc, char** argv) {
         daemon::App app(io, *config);
         app.start();
         if (config->oneshot) {
-            app.scanner().wait_idle();
-            const auto s = app.status();
+            app.library().scanner().wait_idle();
+            const auto s = app.library().status();
             std::cout << s.dump(2) << '\n';
             return 0;
         }
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
             app.stop();
             io.stop();
         });
-        spdlog::info("earshotd {} ({}) serving {} library folder(s) from {}", daemon::version, config->name,
+        spdlog::info("earshotd {} ({}) serving {} library folder(s) from {}", core::version, config->name,
                      config->libraries.size(), config->data_dir.string());
         io.run();
         spdlog::info("stopped");

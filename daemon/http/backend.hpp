@@ -1,6 +1,6 @@
 // What the HTTP layer needs from the rest of the daemon, one narrow interface
 // per module. The HTTP code knows nothing about LMDB, scanning or peers; the
-// daemon's App implements them all (as Backend).
+// daemon's services implement them (library, peers, streams).
 #pragma once
 
 #include "proto/asio.hpp"
@@ -62,11 +62,12 @@ public:
     virtual nlohmann::json status() const = 0;
     // Starts a rescan of every library folder; false if one is already running.
     virtual bool request_scan() = 0;
-    // Files that could not be indexed: [{path, reason, size, mtime}].
-    virtual nlohmann::json failures() const = 0;
+    // Files that could not be indexed: [{path, reason, size, mtime}]. A walk
+    // of the whole index: awaited, so it runs off the io thread.
+    virtual awaitable<nlohmann::json> failures() = 0;
     // Details of one track by sid (all tags, audio properties, recording, fingerprint state);
-    // nullopt for an unknown sid.
-    virtual std::optional<nlohmann::json> track_details(std::string_view sid) const = 0;
+    // nullopt for an unknown sid. Stats the file: awaited.
+    virtual awaitable<std::optional<nlohmann::json>> track_details(std::string sid) = 0;
 };
 
 // Pairings with own devices and friends.
@@ -123,12 +124,37 @@ public:
     virtual awaitable<EventMessages> events_after(std::uint64_t after, std::chrono::milliseconds wait) = 0;
 };
 
-// Everything the daemon's standard modules need, in one object: what the
-// daemon's App implements. Modules never take it, only their own parts.
+// The pipeline under the library's name, for daemons whose resolver is
+// owned apart from any one service.
+class NamedResolver final : public ResolverAccess {
+public:
+    NamedResolver(std::string name, resolver::Resolver& resolver) : name_(std::move(name)), resolver_(resolver) {}
+    std::string name() const override { return name_; }
+    resolver::Resolver& resolver() override { return resolver_; }
+
+private:
+    std::string name_;
+    resolver::Resolver& resolver_;
+};
+
+// Everything the daemon's standard modules need, one part from each service
+// that implements it. Modules never take the whole, only their own parts.
+struct StandardParts {
+    ResolverAccess& search;
+    LibraryControl& library;
+    PeerControl& peers;
+    PinControl& pins;
+    StreamSource& streams;
+};
+
+// All the parts in one object: what tests fake.
 class Backend : public ResolverAccess,
                 public LibraryControl,
                 public PeerControl,
                 public PinControl,
-                public StreamSource {};
+                public StreamSource {
+public:
+    StandardParts parts() { return {*this, *this, *this, *this, *this}; }
+};
 
 } // namespace earshot::http

@@ -10,10 +10,14 @@
 // `missed` event with their count. A comment line every 15 s keeps proxies
 // from timing the stream out and tells a client that went away from one that
 // is idle. `?max=N` ends the stream after N events, `?timeout=ms` after that
-// long (scripts and tests; a browser leaves both out).
+// long, having sent what was held (`?timeout=0`: only that); for scripts
+// and tests, a browser leaves both out.
 #include "daemon/http/modules.hpp"
+
+#include "daemon/core/event_bus.hpp"
 #include "daemon/http/routes.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 
@@ -73,12 +77,12 @@ private:
     awaitable<std::optional<std::string>> next_piece(std::shared_ptr<Cursor> c) {
         while (c->pending.empty()) {
             if (c->done) co_return std::nullopt;
+            // Past the deadline the held events still go out (`?timeout=0`
+            // is "what is there now"); only waiting for more stops.
             auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(heartbeat);
-            if (c->ends) {
-                const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*c->ends - Clock::now());
-                if (left <= 0ms) co_return std::nullopt;
-                wait = std::min(wait, left);
-            }
+            if (c->ends)
+                wait = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(*c->ends - Clock::now()), 0ms,
+                                  wait);
             auto batch = co_await events_.events_after(c->after, wait);
             if (batch.missed > 0)
                 c->pending.push_back("event: missed\ndata: " + dump_json({{"count", batch.missed}}) + "\n\n");
@@ -92,8 +96,10 @@ private:
                     break;
                 }
             }
-            if (c->pending.empty() && !c->done && (!c->ends || Clock::now() < *c->ends))
+            if (c->pending.empty() && !c->done) {
+                if (c->ends && Clock::now() >= *c->ends) co_return std::nullopt;
                 co_return std::string(": still here\n\n");
+            }
         }
         auto piece = std::move(c->pending.front());
         c->pending.pop_front();
@@ -106,5 +112,39 @@ private:
 } // namespace
 
 std::unique_ptr<Module> events_module(EventSource& events) { return std::make_unique<EventsModule>(events); }
+
+namespace {
+
+// The daemon's event bus as the module reads it.
+class BusEvents final : public EventSource {
+public:
+    explicit BusEvents(core::EventBus& bus) : bus_(bus) {}
+    awaitable<EventMessages> events_after(std::uint64_t after, std::chrono::milliseconds wait) override {
+        auto batch = co_await bus_.next(after, wait);
+        EventMessages out;
+        out.missed = batch.missed;
+        for (auto& r : batch.records)
+            out.events.push_back({r.seq, core::events::kind_of(r.event), r.unix_ms, core::events::fields_of(r.event)});
+        co_return out;
+    }
+
+private:
+    core::EventBus& bus_;
+};
+
+// Owns its adapter, which must live as long as the routes.
+class BusEventsModule final : public Module {
+public:
+    explicit BusEventsModule(core::EventBus& bus) : source_(bus), module_(source_) {}
+    void add_routes(RouteTable& routes) override { module_.add_routes(routes); }
+
+private:
+    BusEvents source_;
+    EventsModule module_;
+};
+
+} // namespace
+
+std::unique_ptr<Module> events_module(core::EventBus& bus) { return std::make_unique<BusEventsModule>(bus); }
 
 } // namespace earshot::http

@@ -10,6 +10,10 @@
 #include <memory>
 #include <string>
 
+namespace earshot::core {
+class EventBus;
+}
+
 namespace earshot::http {
 
 // /api/?method=stat|resolve|get_results|get_results_long|cancel (Playdar, with JSONP).
@@ -21,6 +25,8 @@ std::unique_ptr<Module> native_module(LibraryControl& library, PeerControl& peer
 std::unique_ptr<Module> stream_module(StreamSource& streams);
 // GET /api/v1/events: the daemon's events as Server-Sent Events.
 std::unique_ptr<Module> events_module(EventSource& events);
+// The same over the daemon's event bus (daemon/core/event_bus.hpp).
+std::unique_ptr<Module> events_module(core::EventBus& bus);
 // /auth_1/, /auth_2/ and /api/v1/sites: approving web sites.
 std::unique_ptr<Module> site_module(SiteRegistry& sites, Approvals& approvals, std::string library_name);
 

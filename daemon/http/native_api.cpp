@@ -104,7 +104,8 @@ awaitable<Reply> NativeModule::handle(const Request& req) {
         }
         if (name == "errors") {
             only(bhttp::verb::get);
-            co_return json_reply(bhttp::status::ok, library_.failures());
+            auto failures = co_await library_.failures();
+            co_return json_reply(bhttp::status::ok, failures);
         }
         if (name == "scan") {
             only(bhttp::verb::post);
@@ -164,7 +165,8 @@ awaitable<Reply> NativeModule::handle(const Request& req) {
     if (rest.size() == 2 && rest[0] == "tracks") {
         only(bhttp::verb::get);
         const auto& sid = rest[1];
-        auto details = valid_id(sid) ? library_.track_details(sid) : std::nullopt;
+        std::optional<nlohmann::json> details;
+        if (valid_id(sid)) details = co_await library_.track_details(sid);
         if (!details) throw HttpError(bhttp::status::not_found, "unknown sid '" + sid + "'");
         co_return json_reply(bhttp::status::ok, *details);
     }

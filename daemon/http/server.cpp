@@ -63,14 +63,14 @@ bool is_disconnect(const error_code& ec) {
 } // namespace
 
 struct Server::State {
-    State(asio::io_context& io_, Backend& backend, ServerOptions opts, std::vector<std::unique_ptr<Module>> extra)
+    State(asio::io_context& io_, StandardParts parts, ServerOptions opts, std::vector<std::unique_ptr<Module>> extra)
         : io(io_), options(std::move(opts)), sites(options.sites_file),
           router{options, !is_loopback(options.listen.address()), local_hostname(), sites, routes}, acceptor(io_) {
         // The standard modules, each given only its own part of the backend.
-        modules.push_back(playdar_module(backend, router.machine_hostname));
-        modules.push_back(native_module(backend, backend, backend, backend));
-        modules.push_back(stream_module(backend));
-        modules.push_back(site_module(sites, approvals, backend.name()));
+        modules.push_back(playdar_module(parts.search, router.machine_hostname));
+        modules.push_back(native_module(parts.library, parts.peers, parts.pins, parts.search));
+        modules.push_back(stream_module(parts.streams));
+        modules.push_back(site_module(sites, approvals, parts.search.name()));
         for (auto& m : extra) modules.push_back(std::move(m));
         for (const auto& m : modules) m->add_routes(routes);
     }
@@ -397,12 +397,12 @@ awaitable<void> accept_loop(StatePtr st) {
 
 } // namespace
 
-Server::Server(asio::io_context& io, Backend& backend, ServerOptions options, std::vector<std::unique_ptr<Module>> extra) {
+Server::Server(asio::io_context& io, StandardParts parts, ServerOptions options, std::vector<std::unique_ptr<Module>> extra) {
     if (!is_loopback(options.listen.address()) && options.token.empty())
         throw std::invalid_argument(fmt::format("listening on {} (not a loopback address) requires an API token",
                                                 format_endpoint(options.listen)));
     if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
-    state_ = std::make_shared<State>(io, backend, std::move(options), std::move(extra));
+    state_ = std::make_shared<State>(io, parts, std::move(options), std::move(extra));
 
     auto& acc = state_->acceptor;
     const auto& ep = state_->options.listen;

@@ -2,7 +2,7 @@
 // sid streaming with Range (/sid/<sid>) and the native JSON API (/api/v1/...).
 //
 // Threading: everything runs on the io_context the Server was built with, and
-// that io_context must be run by one thread (the Backend and the Resolver are
+// that io_context must be run by one thread (the services and the Resolver are
 // not synchronised). start()/stop() may be called from any thread.
 #pragma once
 
@@ -45,12 +45,15 @@ public:
     // Binds and listens at once; throws std::system_error ("cannot listen on
     // 127.0.0.1:60210: Address already in use") if that fails, and
     // std::invalid_argument if a non-loopback address has no token.
-    // `backend` must outlive every coroutine the server spawns, i.e. until the
+    // The parts must outlive every coroutine the server spawns, i.e. until the
     // io_context has stopped running (or was destroyed).
-    // Serves the standard modules (modules.hpp) over `backend`, then `extra`
+    // Serves the standard modules (modules.hpp) over `parts`, then `extra`
     // ones (their routes must not repeat a pattern: std::invalid_argument).
-    Server(asio::io_context& io, Backend& backend, ServerOptions options,
+    Server(asio::io_context& io, StandardParts parts, ServerOptions options,
            std::vector<std::unique_ptr<Module>> extra = {});
+    Server(asio::io_context& io, Backend& backend, ServerOptions options,
+           std::vector<std::unique_ptr<Module>> extra = {})
+        : Server(io, backend.parts(), std::move(options), std::move(extra)) {}
     ~Server(); // calls stop()
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;

@@ -3,6 +3,8 @@
 #include "daemon/index/walk.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
@@ -11,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 namespace earshot::index {
 namespace {
@@ -26,8 +29,66 @@ int make_inotify() {
 
 } // namespace
 
-Watcher::Watcher(asio::io_context& io, Scanner& scanner, std::vector<std::string> roots, std::chrono::milliseconds quiet)
-    : scanner_(scanner), roots_(std::move(roots)), quiet_(quiet), fd_(io, make_inotify()), timer_(io) {}
+// What a walk watched: any thread may walk (inotify_add_watch is a plain
+// system call); only the io thread records the result in folders_.
+struct WatchedTree {
+    std::vector<std::pair<int, std::string>> watches; // descriptor, folder
+    bool limit_reached = false;
+};
+
+namespace {
+
+// Follows symlinked folders like the scanner does; (device, inode) stops loops.
+WatchedTree watch_tree(int inotify_fd, const std::string& dir) {
+    WatchedTree out;
+    std::set<std::pair<std::uint64_t, std::uint64_t>> seen;
+    std::vector<std::string> stack{dir};
+    while (!stack.empty()) {
+        std::string current = std::move(stack.back());
+        stack.pop_back();
+        struct stat st;
+        if (::stat(current.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        if (!seen.emplace(st.st_dev, st.st_ino).second) continue;
+        const int wd = ::inotify_add_watch(inotify_fd, current.c_str(), watch_mask);
+        if (wd >= 0) out.watches.emplace_back(wd, current);
+        else if (errno == ENOSPC) out.limit_reached = true;
+        std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(current.c_str()), &::closedir);
+        if (!d) continue;
+        while (const dirent* e = ::readdir(d.get())) {
+            const std::string_view name = e->d_name;
+            if (name == "." || name == "..") continue;
+            if (e->d_type == DT_DIR || e->d_type == DT_LNK || e->d_type == DT_UNKNOWN)
+                stack.push_back(join_path(current, name));
+        }
+    }
+    return out;
+}
+
+// A duplicate of the inotify descriptor for a walk on the pool: should the
+// watcher stop meanwhile, the walk adds watches to an instance nobody reads,
+// which goes away with this, never to a descriptor number reused since.
+class DupFd {
+public:
+    explicit DupFd(int fd) : fd_(::fcntl(fd, F_DUPFD_CLOEXEC, 0)) {}
+    ~DupFd() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    DupFd(DupFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    DupFd(const DupFd&) = delete;
+    DupFd& operator=(const DupFd&) = delete;
+    DupFd& operator=(DupFd&&) = delete;
+    int get() const { return fd_; }
+
+private:
+    int fd_;
+};
+
+} // namespace
+
+Watcher::Watcher(asio::io_context& io, Scanner& scanner, core::Blocking& blocking, std::vector<std::string> roots,
+                 std::chrono::milliseconds quiet)
+    : scanner_(scanner), blocking_(blocking), roots_(std::move(roots)), quiet_(quiet), fd_(io, make_inotify()),
+      timer_(io) {}
 
 Watcher::~Watcher() { stop(); }
 
@@ -43,39 +104,27 @@ void Watcher::stop() {
     timer_.cancel();
 }
 
-void Watcher::add_one(const std::string& dir) {
-    const int wd = ::inotify_add_watch(fd_.native_handle(), dir.c_str(), watch_mask);
-    if (wd < 0) {
-        if (errno == ENOSPC && !warned_limit_) {
-            warned_limit_ = true;
-            spdlog::warn("inotify watch limit reached at {} folders; raise fs.inotify.max_user_watches "
-                         "or rescan with `earshot scan` to pick up changes elsewhere", folders_.size());
-        }
-        return;
+void Watcher::adopt(WatchedTree&& tree) {
+    for (auto& [wd, dir] : tree.watches) folders_[wd] = std::move(dir);
+    if (tree.limit_reached && !warned_limit_) {
+        warned_limit_ = true;
+        spdlog::warn("inotify watch limit reached at {} folders; raise fs.inotify.max_user_watches "
+                     "or rescan with `earshot scan` to pick up changes elsewhere", folders_.size());
     }
-    folders_[wd] = dir;
 }
 
-void Watcher::add_tree(const std::string& dir) {
-    // Follows symlinked folders like the scanner does; (device, inode) stops loops.
-    std::set<std::pair<std::uint64_t, std::uint64_t>> seen;
-    std::vector<std::string> stack{dir};
-    while (!stack.empty()) {
-        std::string current = std::move(stack.back());
-        stack.pop_back();
-        struct stat st;
-        if (::stat(current.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
-        if (!seen.emplace(st.st_dev, st.st_ino).second) continue;
-        add_one(current);
-        std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(current.c_str()), &::closedir);
-        if (!d) continue;
-        while (const dirent* e = ::readdir(d.get())) {
-            const std::string_view name = e->d_name;
-            if (name == "." || name == "..") continue;
-            if (e->d_type == DT_DIR || e->d_type == DT_LNK || e->d_type == DT_UNKNOWN)
-                stack.push_back(join_path(current, name));
-        }
-    }
+void Watcher::add_tree(const std::string& dir) { adopt(watch_tree(fd_.native_handle(), dir)); }
+
+awaitable<void> Watcher::add_new_tree(std::string dir) {
+    DupFd fd(fd_.native_handle());
+    if (fd.get() < 0) co_return;
+    auto walk = [fd = std::move(fd), dir] { return watch_tree(fd.get(), dir); };
+    auto tree = co_await blocking_.run(std::move(walk));
+    if (!fd_.is_open()) co_return;
+    adopt(std::move(tree));
+    // Files that arrived before their folder was watched are found by this
+    // scan, which starts once the folder is quiet.
+    touched(std::move(dir));
 }
 
 void Watcher::touched(std::string dir) {
@@ -147,9 +196,7 @@ void Watcher::dispatch(std::span<const char> events) {
         // The folder itself went away; its parent's event covers the content.
         if (ev.mask & (IN_DELETE_SELF | IN_MOVE_SELF)) continue;
         if ((ev.mask & IN_ISDIR) && (ev.mask & (IN_CREATE | IN_MOVED_TO))) {
-            const auto sub = join_path(folder, name);
-            add_tree(sub);
-            touched(sub);
+            asio::co_spawn(fd_.get_executor(), add_new_tree(join_path(folder, name)), asio::detached);
             continue;
         }
         touched(folder);

@@ -4,6 +4,7 @@
 // so a copy of a whole album becomes one small scan, not hundreds.
 #pragma once
 
+#include "daemon/core/blocking.hpp"
 #include "daemon/index/scanner.hpp"
 #include "proto/asio.hpp"
 
@@ -17,9 +18,13 @@
 
 namespace earshot::index {
 
+struct WatchedTree; // watcher.cpp
+
 class Watcher {
 public:
-    Watcher(asio::io_context& io, Scanner& scanner, std::vector<std::string> roots,
+    // A folder that appears later (an album copied in) is walked on
+    // `blocking`: a deep tree on a slow mount does not stall the io thread.
+    Watcher(asio::io_context& io, Scanner& scanner, core::Blocking& blocking, std::vector<std::string> roots,
             std::chrono::milliseconds quiet = std::chrono::milliseconds(1000));
     ~Watcher();
     Watcher(const Watcher&) = delete;
@@ -33,11 +38,15 @@ private:
     awaitable<void> read_events();
     void dispatch(std::span<const char> events);
     awaitable<void> flush_after_quiet();
+    // Watches every folder under dir (start-up, before the loop serves anyone).
     void add_tree(const std::string& dir);
-    void add_one(const std::string& dir);
+    // The same for a folder that appeared, on the pool; rescans it once watched.
+    awaitable<void> add_new_tree(std::string dir);
+    void adopt(WatchedTree&& tree);
     void touched(std::string dir);
 
     Scanner& scanner_;
+    core::Blocking& blocking_;
     std::vector<std::string> roots_;
     std::chrono::milliseconds quiet_;
     asio::posix::stream_descriptor fd_;

@@ -184,11 +184,11 @@ public:
         asio::co_spawn(io_, run_scan(io_.get_executor(), scan_, scan_step, scan_files), asio::detached);
         return true;
     }
-    nlohmann::json failures() const override { return failure_list; }
-    std::optional<nlohmann::json> track_details(std::string_view sid) const override {
-        const auto it = tracks.find(std::string(sid));
-        if (it == tracks.end()) return std::nullopt;
-        return it->second;
+    awaitable<nlohmann::json> failures() override { co_return failure_list; }
+    awaitable<std::optional<nlohmann::json>> track_details(std::string sid) override {
+        const auto it = tracks.find(sid);
+        if (it == tracks.end()) co_return std::nullopt;
+        co_return it->second;
     }
     awaitable<std::unique_ptr<http::ByteSource>> open_stream(std::string sid) override {
         const auto it = streams.find(sid);

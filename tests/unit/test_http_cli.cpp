@@ -260,3 +260,30 @@ BOOST_AUTO_TEST_CASE(token_required) {
     r = cli({"status"}, {"EARSHOT_API=" + server.url(), "EARSHOT_TOKEN=tok-123"});
     BOOST_TEST(r.code == 0);
 }
+
+// The CLI's reader of /api/v1/events, fed the same stream cut every way.
+BOOST_AUTO_TEST_CASE(event_stream_parser_reassembles_events_however_cut) {
+    const std::string stream = ": still here\r\n\r\n"
+                               "id: 7\nevent: link_up\ndata: {\"name\":\"home\"}\n\n"
+                               "event: missed\rdata: {\"count\":3}\r\r"
+                               "data: first\r\ndata:second\r\nunknown: field\r\n\r\n"
+                               "id: 9\nevent: orphan\n\n"  // no data: not an event
+                               "data: cut off before its blank line";
+    for (std::size_t piece : {std::size_t{1}, std::size_t{2}, std::size_t{5}, std::size_t{17}, stream.size()}) {
+        client::EventStreamParser parser;
+        std::vector<client::ServerEvent> got;
+        for (std::size_t at = 0; at < stream.size(); at += piece)
+            parser.feed(std::string_view(stream).substr(at, piece), [&](client::ServerEvent&& e) { got.push_back(std::move(e)); });
+        BOOST_TEST_CONTEXT("pieces of " << piece) {
+            BOOST_REQUIRE_EQUAL(got.size(), 3u);
+            BOOST_TEST(got[0].id == "7");
+            BOOST_TEST(got[0].kind == "link_up");
+            BOOST_TEST(got[0].data == "{\"name\":\"home\"}");
+            BOOST_TEST(got[1].kind == "missed");
+            BOOST_TEST(got[1].id == "7"); // an id holds until the next one
+            BOOST_TEST(got[1].data == "{\"count\":3}");
+            BOOST_TEST(got[2].kind == "message");
+            BOOST_TEST(got[2].data == "first\nsecond");
+        }
+    }
+}
