@@ -131,13 +131,12 @@ void App::start() {
         server_->start();
         spdlog::info("HTTP API on http://{}", format_endpoint(server_->local_endpoint()));
         peers_.start();
-        started_peers_ = true;
         streams_.start();
     }
 }
 
 void App::stop() {
-    if (started_peers_) peers_.stop();
+    peers_.stop();
     library_.stop();
     if (server_) server_->stop();
 }

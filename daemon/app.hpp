@@ -71,7 +71,6 @@ private:
     peers::ServedLibrary served_;
     peers::PeerService peers_;
     std::unique_ptr<http::Server> server_;
-    bool started_peers_ = false;
 };
 
 } // namespace earshot::daemon

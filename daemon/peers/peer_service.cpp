@@ -37,7 +37,7 @@ void PeerService::start() {
 
 void PeerService::stop() {
     if (discovery_) discovery_->stop();
-    manager_.stop();
+    if (started_) manager_.stop();
 }
 
 void PeerService::status_part(nlohmann::json& status) const {
