@@ -9,11 +9,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
-
-std::string to_string(const tcp::endpoint& ep) {
-    const auto a = ep.address().to_string();
-    return (ep.address().is_v6() ? "[" + a + "]" : a) + ":" + std::to_string(ep.port());
-}
 } // namespace
 
 std::pair<std::string, std::uint16_t> split_host_port(std::string_view text) {
@@ -32,18 +27,29 @@ std::pair<std::string, std::uint16_t> split_host_port(std::string_view text) {
     return {host, static_cast<std::uint16_t>(port)};
 }
 
-// One per paired peer: wakes its dial loop when something changes.
+// One per paired peer: its dial loop's state, and the wake-up for it.
 struct PeerManager::Dialler {
-    explicit Dialler(asio::any_io_executor ex) : wake(ex) {}
+    Dialler(asio::any_io_executor ex, std::chrono::milliseconds first, std::chrono::milliseconds max)
+        : backoff(first, max), wake(ex) {}
     bool active = true;
-    std::optional<tcp::endpoint> sighted;
+    // look_again() came while the loop was not parked (asking the finders
+    // or dialling), when a notify() would wake no one.
+    bool news = false;
+    std::vector<Candidate> candidates; // the finders' last answer
+    AddressBackoff backoff;
+    std::string found_via; // how the current or last link's address was found
     core::Event wake;
 };
 
 PeerManager::PeerManager(asio::io_context& io, const Identity& me, Roster& roster, Library& library,
+                         core::Blocking& blocking, ManagerOptions options, Finder& finder)
+    : io_(io), me_(me), roster_(roster), library_(library), blocking_(blocking), options_(std::move(options)),
+      finder_(finder), acceptor_(io), links_changed_(io.get_executor()) {}
+
+PeerManager::PeerManager(asio::io_context& io, const Identity& me, Roster& roster, Library& library,
                          core::Blocking& blocking, ManagerOptions options)
     : io_(io), me_(me), roster_(roster), library_(library), blocking_(blocking), options_(std::move(options)),
-      acceptor_(io),
+      own_finder_(std::make_unique<RosterFinder>()), finder_(*own_finder_), acceptor_(io),
       links_changed_(io.get_executor()) {}
 
 PeerManager::~PeerManager() { stop(); }
@@ -55,11 +61,11 @@ void PeerManager::start() {
         acceptor_.bind(options_.listen);
         acceptor_.listen();
     } catch (const boost::system::system_error& e) {
-        throw std::runtime_error("cannot listen for peers on " + to_string(options_.listen) + ": " +
+        throw std::runtime_error("cannot listen for peers on " + format_endpoint(options_.listen) + ": " +
                                  e.code().message() + " (another earshotd? choose a port with --listen)");
     }
     running_ = true;
-    spdlog::info("peer port {}, peer id {}", to_string(acceptor_.local_endpoint()), me_.peer_id());
+    spdlog::info("peer port {}, peer id {}", format_endpoint(acceptor_.local_endpoint()), me_.peer_id());
     asio::co_spawn(io_, accept_loop(), asio::detached);
     for (const auto& rec : roster_.list()) ensure_dialler(rec.key);
 }
@@ -108,23 +114,16 @@ void PeerManager::unpaired(const proto::PublicKey& key) {
     if (auto it = links_.find(key); it != links_.end()) it->second->close("no longer paired");
 }
 
-void PeerManager::sighted(const proto::PublicKey& key, const tcp::endpoint& where) {
-    // Kept for peers not paired yet too: pairing a daemon the LAN already
-    // announced dials it at once instead of waiting for its next announcement.
-    constexpr std::size_t max_sightings = 1024;
-    if (sightings_.size() >= max_sightings && !sightings_.contains(key)) sightings_.erase(sightings_.begin());
-    sightings_[key] = where;
+void PeerManager::look_again(const proto::PublicKey& key) {
     auto it = diallers_.find(key);
-    if (it == diallers_.end()) return;
-    const bool news = it->second->sighted != where;
-    it->second->sighted = where;
-    if (news) it->second->wake.notify();
+    if (it == diallers_.end()) return; // not paired (yet): paired() asks the finders anyway
+    it->second->news = true;
+    it->second->wake.notify();
 }
 
 void PeerManager::ensure_dialler(const proto::PublicKey& key) {
     if (!running_ || diallers_.contains(key)) return;
-    auto d = std::make_shared<Dialler>(io_.get_executor());
-    if (auto seen = sightings_.find(key); seen != sightings_.end()) d->sighted = seen->second;
+    auto d = std::make_shared<Dialler>(io_.get_executor(), options_.first_backoff, options_.max_backoff);
     diallers_[key] = d;
     asio::co_spawn(io_, dial_loop(key, d), asio::detached);
 }
@@ -152,7 +151,7 @@ awaitable<void> PeerManager::accept_loop() {
 awaitable<void> PeerManager::handle_inbound(tcp::socket socket) {
     boost::system::error_code ec;
     const auto from = socket.remote_endpoint(ec);
-    const auto address = ec ? std::string("?") : to_string(from);
+    const auto address = ec ? std::string("?") : format_endpoint(from);
     std::unique_ptr<Channel> channel;
     {
         // Shared, not a member reference: the frame may be destroyed with the
@@ -173,11 +172,10 @@ awaitable<void> PeerManager::handle_inbound(tcp::socket socket) {
     }
     auto rec = roster_.find(channel->remote_identity());
     if (!rec || !running_) co_return; // unpaired during the handshake
-    co_await run_link(std::move(channel), std::move(*rec), address, false);
+    co_await run_link(std::move(channel), std::move(*rec), address, false, "inbound");
 }
 
 awaitable<void> PeerManager::dial_loop(proto::PublicKey key, std::shared_ptr<Dialler> d) {
-    auto backoff = options_.first_backoff;
     while (running_ && d->active) {
         if (links_.contains(key)) {
             co_await d->wake.wait_for(1h); // woken when the link goes down
@@ -185,36 +183,40 @@ awaitable<void> PeerManager::dial_loop(proto::PublicKey key, std::shared_ptr<Dia
         }
         const auto rec = roster_.find(key);
         if (!rec) co_return;
-        // Most specific first: what the user typed, what the LAN just told
-        // us, where it was last reached.
-        std::vector<std::string> candidates;
-        if (!rec->address.empty()) candidates.push_back(rec->address);
-        if (d->sighted) candidates.push_back(to_string(*d->sighted));
-        if (!rec->last_address.empty()) candidates.push_back(rec->last_address);
-        bool linked = false;
-        for (const auto& address : candidates) {
-            if (!running_ || !d->active || links_.contains(key)) break;
-            if (co_await try_dial(*rec, address)) {
-                linked = true;
-                break;
-            }
-        }
+        // Asked before every dial: a sighting or a changed address that came
+        // during the last attempt is used for the next.
+        d->news = false;
+        auto found = co_await finder_.find(*rec);
         if (!running_ || !d->active) co_return;
-        if (linked) {
-            backoff = options_.first_backoff; // it was up: try again soon after it dropped
-            co_await d->wake.wait_for(backoff);
-            continue;
+        d->backoff.retain(found);
+        d->candidates = std::move(found);
+        if (links_.contains(key)) continue; // it dialled us meanwhile
+        const auto now = Clock::now();
+        if (const auto due = d->backoff.pick(d->candidates, now)) {
+            const Candidate candidate = d->candidates[*due]; // a copy: the next answer replaces the list
+            const bool linked = co_await try_dial(*rec, candidate);
+            if (!running_ || !d->active) co_return;
+            if (linked) {
+                d->backoff.succeeded(candidate.address);
+                co_await d->wake.wait_for(options_.first_backoff); // it was up: dial again soon after it dropped
+            } else {
+                d->backoff.failed(candidate.address, Clock::now());
+            }
+            continue; // the next address that is due, at once
         }
-        if (candidates.empty()) {
-            co_await d->wake.wait_for(1h); // nowhere to dial until an address or a sighting comes
-            continue;
-        }
-        co_await d->wake.wait_for(backoff);
-        backoff = std::min(backoff * 2, options_.max_backoff);
+        if (d->news) continue;
+        // Nothing due: sleep until an address is, but never longer than the
+        // look-again period, since a finder may learn of the peer meanwhile
+        // (a peer with no address at all is asked about every period, not
+        // parked until someone pushes an address).
+        auto until = now + options_.look_again;
+        if (const auto next = d->backoff.earliest(d->candidates); next && *next < until) until = *next;
+        co_await d->wake.wait_until(until);
     }
 }
 
-awaitable<bool> PeerManager::try_dial(const PeerRecord& rec, const std::string& address) {
+awaitable<bool> PeerManager::try_dial(const PeerRecord& rec, const Candidate& candidate) {
+    const auto& address = candidate.address;
     auto ex = co_await asio::this_coro::executor;
     tcp::socket socket(ex);
     try {
@@ -243,16 +245,17 @@ awaitable<bool> PeerManager::try_dial(const PeerRecord& rec, const std::string& 
             [&rec](const proto::PublicKey& k) { return k == rec.key; }, options_.handshake_timeout);
         // A peer that has not added us takes the handshake and then drops
         // the link: that is a failed dial (backoff), not a link.
-        co_return co_await run_link(std::move(channel), rec, address, true);
+        const bool up = co_await run_link(std::move(channel), rec, address, true, candidate.via);
+        co_return up;
     } catch (const std::exception& e) {
-        spdlog::debug("dialling {} ({}) at {}: {}", rec.name, proto::format_peer_id(rec.key).substr(0, 7), address,
-                      e.what());
+        spdlog::debug("dialling {} ({}) at {} ({}): {}", rec.name, proto::format_peer_id(rec.key).substr(0, 7), address,
+                      candidate.via, e.what());
         co_return false;
     }
 }
 
 awaitable<bool> PeerManager::run_link(std::unique_ptr<Channel> channel, PeerRecord rec, std::string address,
-                                      bool we_dialled) {
+                                      bool we_dialled, std::string via) {
     const auto key = rec.key;
     auto link = std::make_shared<Link>(io_.get_executor(), std::move(channel), std::move(rec), library_, blocking_,
                                        options_.name, address, we_dialled);
@@ -274,10 +277,11 @@ awaitable<bool> PeerManager::run_link(std::unique_ptr<Channel> channel, PeerReco
     bool was_up = false;
     // A weak reference: the link owning a callback that owns the link would
     // be a cycle that outlives an io_context torn down mid-link.
-    link->on_ready([this, weak = std::weak_ptr<Link>(link), &was_up] {
+    link->on_ready([this, weak = std::weak_ptr<Link>(link), &was_up, &via, key] {
         auto up = weak.lock();
         if (!up) return;
         was_up = true;
+        if (auto d = diallers_.find(key); d != diallers_.end()) d->second->found_via = via;
         if (on_link_up) on_link_up(up);
         links_changed_.notify();
     });
@@ -306,6 +310,21 @@ nlohmann::json PeerManager::describe(const PeerRecord& rec) const {
         j["bytes_fetched"] = l->stats().bytes_fetched;
     } else {
         j["latency_ms"] = nullptr;
+    }
+    j["found_via"] = nullptr;
+    j["candidates"] = nlohmann::json::array();
+    if (auto it = diallers_.find(rec.key); it != diallers_.end()) {
+        const auto& d = *it->second;
+        if (!d.found_via.empty()) j["found_via"] = d.found_via;
+        const auto now = Clock::now();
+        for (const auto& c : d.candidates) {
+            const auto next = d.backoff.next_try(c.address);
+            const auto wait = next <= now ? 0 : std::chrono::ceil<std::chrono::milliseconds>(next - now).count();
+            j["candidates"].push_back({{"address", c.address},
+                                       {"via", c.via},
+                                       {"next_try_in_ms", wait},
+                                       {"failures", d.backoff.failures(c.address)}});
+        }
     }
     return j;
 }

@@ -1,12 +1,15 @@
 // Keeps a link to every paired peer that can be reached: accepts on the
-// peer port (strangers are refused inside the handshake), dials configured,
-// discovered and last-known addresses with exponential backoff, and keeps
-// exactly one link per peer when both sides dial at once (the link opened
-// by the peer with the smaller key wins, on both ends). How a peer is found
-// is behind sighted()/PeerRecord::address, so the DHT can feed it later.
+// peer port (strangers are refused inside the handshake), dials the
+// addresses a Finder gives (configured, discovered, last-known; later the
+// DHT's) with exponential backoff per address, and keeps exactly one link
+// per peer when both sides dial at once (the link opened by the peer with
+// the smaller key wins, on both ends). How a peer is found is the Finder's
+// business (daemon/peers/finder.hpp); look_again() is the push path that
+// tells the dialler a finder has news.
 #pragma once
 
 #include "daemon/core/event.hpp"
+#include "daemon/peers/finder.hpp"
 #include "daemon/peers/identity.hpp"
 #include "daemon/peers/link.hpp"
 #include "daemon/peers/roster.hpp"
@@ -30,10 +33,16 @@ struct ManagerOptions {
     std::chrono::milliseconds connect_timeout{5000};
     std::chrono::milliseconds first_backoff{1000};
     std::chrono::milliseconds max_backoff{60000};
+    // A peer with no address that is due is asked about again this often
+    // (and at once on look_again()): a finder may learn of it any time.
+    std::chrono::milliseconds look_again{30000};
 };
 
 class PeerManager {
 public:
+    PeerManager(asio::io_context& io, const Identity& me, Roster& roster, Library& library, core::Blocking& blocking,
+                ManagerOptions options, Finder& finder);
+    // Dials only the roster's addresses (configured, then last-known).
     PeerManager(asio::io_context& io, const Identity& me, Roster& roster, Library& library, core::Blocking& blocking,
                 ManagerOptions options);
     ~PeerManager();
@@ -54,10 +63,13 @@ public:
     void paired(const PeerRecord&);
     // The peer was removed from the roster: drop its link and stop dialling.
     void unpaired(const proto::PublicKey&);
-    // LAN discovery (or, later, the DHT) saw this peer at `where`.
-    void sighted(const proto::PublicKey&, const asio::ip::tcp::endpoint& where);
+    // A finder has news of this peer (LAN discovery saw it, later the DHT
+    // found it): if it has no link, ask the finders again now.
+    void look_again(const proto::PublicKey&);
 
-    // The roster entry plus live state: online, address, latency, last seen.
+    // The roster entry plus live state: online, address, latency, last seen,
+    // how the link's address was found (found_via) and the finder's
+    // candidates with their backoff.
     nlohmann::json describe(const PeerRecord&) const;
 
     // Notified whenever a link comes up or goes down.
@@ -70,9 +82,11 @@ private:
     awaitable<void> accept_loop();
     awaitable<void> handle_inbound(asio::ip::tcp::socket socket);
     awaitable<void> dial_loop(proto::PublicKey key, std::shared_ptr<Dialler> d);
-    awaitable<bool> try_dial(const PeerRecord& rec, const std::string& address);
-    // Runs a link until it ends; true if it came up (Hello arrived).
-    awaitable<bool> run_link(std::unique_ptr<Channel> channel, PeerRecord rec, std::string address, bool we_dialled);
+    awaitable<bool> try_dial(const PeerRecord& rec, const Candidate& candidate);
+    // Runs a link until it ends; true if it came up (Hello arrived). `via`:
+    // how the address was found, or "inbound".
+    awaitable<bool> run_link(std::unique_ptr<Channel> channel, PeerRecord rec, std::string address, bool we_dialled,
+                             std::string via);
     void ensure_dialler(const proto::PublicKey& key);
     bool accept_peer(const proto::PublicKey& key) const;
 
@@ -82,12 +96,13 @@ private:
     Library& library_;
     core::Blocking& blocking_;
     ManagerOptions options_;
+    std::unique_ptr<Finder> own_finder_; // only when constructed without one
+    Finder& finder_;
     asio::ip::tcp::acceptor acceptor_;
     bool running_ = false;
     std::shared_ptr<std::size_t> handshaking_ = std::make_shared<std::size_t>(0); // inbound handshakes in progress
     std::map<proto::PublicKey, std::shared_ptr<Link>> links_; // at most one per peer, ready or not
     std::map<proto::PublicKey, std::shared_ptr<Dialler>> diallers_;
-    std::map<proto::PublicKey, asio::ip::tcp::endpoint> sightings_; // latest LAN address per key
     core::Event links_changed_;
 };
 

@@ -16,7 +16,7 @@ PeerService::PeerService(asio::io_context& io, const Identity& me, const std::fi
                          Library& library, core::Blocking& blocking, core::EventBus& events,
                          resolver::Resolver& resolver, PeerServiceOptions options, Adopt adopt)
     : io_(io), me_(me), events_(events), resolver_(resolver), options_(std::move(options)), adopt_(std::move(adopt)),
-      roster_(roster_file), manager_(io, me, roster_, library, blocking, options_.manager) {
+      roster_(roster_file), manager_(io, me, roster_, library, blocking, options_.manager, finders_) {
     manager_.on_link_up = [this](const std::shared_ptr<Link>& l) { link_up(l); };
     manager_.on_link_down = [this](const std::shared_ptr<Link>& l) { link_down(l); };
 }
@@ -30,8 +30,11 @@ void PeerService::start() {
     // A peer port on loopback can only be reached from this host, so
     // announce it there (several daemons on one machine, tests).
     if (manager_.local_endpoint().address().is_loopback()) d.interface = asio::ip::address_v4::loopback();
+    auto sighted = [this](const Sighting& s) {
+        if (sightings_.sighted(s.key, s.endpoint)) manager_.look_again(s.key);
+    };
     discovery_ = std::make_unique<LanDiscovery>(io_, me_, manager_.local_endpoint().port(), options_.manager.name, d,
-                                                [this](const Sighting& s) { manager_.sighted(s.key, s.endpoint); });
+                                                std::move(sighted));
     discovery_->start();
 }
 

@@ -1,6 +1,7 @@
 // Peers as the daemon runs them: the roster of paired own devices and
-// friends with its pairing rules, the manager that keeps a link to each, LAN
-// discovery feeding it, and every live link as a resolver source (its
+// friends with its pairing rules, the manager that keeps a link to each, the
+// finders that tell it where a peer is (the roster's addresses, LAN
+// discovery's sightings), and every live link as a resolver source (its
 // results adopted into our recording ids by the caller's hook). The pairing
 // API (/api/v1/peers, `earshot device|friend`) is answered here.
 //
@@ -11,6 +12,7 @@
 #include "daemon/core/event_bus.hpp"
 #include "daemon/http/backend.hpp"
 #include "daemon/peers/discovery.hpp"
+#include "daemon/peers/finder.hpp"
 #include "daemon/peers/identity.hpp"
 #include "daemon/peers/manager.hpp"
 #include "daemon/peers/roster.hpp"
@@ -76,6 +78,13 @@ private:
     PeerServiceOptions options_;
     Adopt adopt_;
     Roster roster_;
+    // Where to reach a peer, best first: the address the user typed, where
+    // the LAN last saw it, where the last link was. The DHT's finder goes
+    // after the LAN's (a LAN address is nearer than a global one).
+    RosterFinder configured_{RosterFinder::Which::configured};
+    SightingFinder sightings_;
+    RosterFinder last_known_{RosterFinder::Which::last_known};
+    Finders finders_{configured_, sightings_, last_known_};
     PeerManager manager_;
     std::unique_ptr<LanDiscovery> discovery_;
     bool started_ = false;
