@@ -1,14 +1,16 @@
 #include "daemon/config.hpp"
 
 #include "daemon/core/version.hpp"
+#include "daemon/settings.hpp"
 
 #include <CLI/CLI.hpp>
-#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 namespace earshot::daemon {
 
@@ -27,83 +29,83 @@ std::string host_name() {
     return buf.data();
 }
 
-// Applies the TOML file's values to whatever the command line left unset.
-void apply_file(const std::filesystem::path& file, Config& c, const CLI::App& app) {
-    toml::table t;
-    try {
-        t = toml::parse_file(file.string());
-    } catch (const toml::parse_error& e) {
-        throw CLI::ValidationError("--config", file.string() + ": " + std::string(e.description()) + " at line " +
-                                                   std::to_string(e.source().begin.line));
+template <class... F>
+struct Overload : F... {
+    using F::operator()...;
+};
+template <class... F>
+Overload(F...) -> Overload<F...>;
+
+// The help line: the README's meaning and default without markdown.
+std::string help_of(const Setting& s) {
+    std::string help(s.meaning);
+    if (!std::holds_alternative<Switch>(s.bind)) help.append(" (default: ").append(default_text(s)).append(")");
+    std::erase(help, '`');
+    return help;
+}
+
+// One command-line option per row of the settings table.
+void add_options(CLI::App& app, Config& c) {
+    for (const auto& s : settings()) {
+        const std::string flag(s.flag);
+        const auto help = help_of(s);
+        std::visit(Overload{
+                       [&](Switch sw) {
+                           app.add_flag_callback(flag, [&c, sw] { c.*(sw.member) = sw.flag_sets; }, help);
+                       },
+                       [&](auto m) {
+                           auto* opt = app.add_option(flag, c.*m, help);
+                           if (!s.value.empty()) opt->type_name(std::string(s.value));
+                           using T = std::remove_reference_t<decltype(c.*m)>;
+                           if (!s.choices.empty())
+                               opt->check(CLI::IsMember(std::vector<std::string>(s.choices.begin(), s.choices.end())));
+                           if constexpr (std::is_integral_v<T>)
+                               if (s.min != 0 || s.max != std::numeric_limits<T>::max())
+                                   opt->check(CLI::Range(static_cast<T>(s.min), static_cast<T>(s.max)));
+                       },
+                   },
+                   s.bind);
     }
-    auto unset = [&](const char* flag) { return app.count(flag) == 0; };
-    if (unset("--library"))
-        if (auto* arr = t["library"].as_array())
-            for (auto& v : *arr)
-                if (auto s = v.value<std::string>()) c.libraries.push_back(*s);
-    if (unset("--library"))
-        if (auto s = t["library"].value<std::string>()) c.libraries.push_back(*s);
-    if (unset("--data"))
-        if (auto s = t["data"].value<std::string>()) c.data_dir = *s;
-    if (unset("--http"))
-        if (auto s = t["http"].value<std::string>()) c.http = *s;
-    if (unset("--listen"))
-        if (auto s = t["listen"].value<std::string>()) c.listen = *s;
-    if (unset("--cache-size"))
-        if (auto v = t["cache-size"].value<std::int64_t>(); v && *v >= 0) c.cache_mb = static_cast<std::uint64_t>(*v);
-    if (unset("--no-discovery"))
-        if (auto v = t["discovery"].value<bool>()) c.discovery = *v;
-    if (unset("--discovery-port"))
-        if (auto v = t["discovery-port"].value<std::int64_t>(); v && *v > 0 && *v < 65536)
-            c.discovery_port = static_cast<std::uint16_t>(*v);
-    if (unset("--name"))
-        if (auto s = t["name"].value<std::string>()) c.name = *s;
-    if (unset("--log-level"))
-        if (auto s = t["log-level"].value<std::string>()) c.log_level = *s;
-    if (unset("--token"))
-        if (auto s = t["token"].value<std::string>()) c.token = *s;
-    if (unset("--threads"))
-        if (auto v = t["threads"].value<std::int64_t>(); v && *v >= 0) c.threads = static_cast<unsigned>(*v);
-    if (unset("--no-fingerprints"))
-        if (auto v = t["fingerprints"].value<bool>()) c.fingerprints = *v;
-    if (unset("--no-watch"))
-        if (auto v = t["watch"].value<bool>()) c.watch = *v;
+}
+
+// Applies the --config file to whatever the command line left unset.
+void apply_file(const std::filesystem::path& file, Config& c, const CLI::App& app) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw CLI::ValidationError("--config", file.string() + ": cannot be read");
+    std::ostringstream text;
+    text << in.rdbuf();
+    try {
+        apply_toml(text.str(), file.string(), c, [&](const Setting& s) { return app.count(std::string(s.flag)) > 0; });
+    } catch (const std::invalid_argument& e) {
+        throw CLI::ValidationError("--config", e.what());
+    }
 }
 
 } // namespace
 
-std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
+std::optional<Config> parse_config(std::span<const std::string> args, int& exit_code, std::ostream& out,
+                                   std::ostream& err) {
     Config c;
-    std::string config_file;
-    bool no_fp = false, no_watch = false, no_discovery = false;
-    CLI::App app{"earshotd — indexes your music, resolves \"who can play this track?\", and streams it"};
-    app.add_option("--library", c.libraries, "Music folder to index (repeatable)");
-    app.add_option("--data", c.data_dir, "Folder for the index, keys and state (default $XDG_DATA_HOME/earshot)");
-    app.add_option("--http", c.http, "HTTP API address ADDR:PORT (default 127.0.0.1:60210)");
-    app.add_option("--listen", c.listen, "Peer port ADDR:PORT for own devices and friends (default 0.0.0.0:60211)");
-    app.add_option("--cache-size", c.cache_mb, "MiB of remote chunks kept for replay and seeking (default 2048)");
-    app.add_flag("--no-discovery", no_discovery, "Do not announce or look for peers on the LAN");
-    app.add_option("--discovery-port", c.discovery_port, "UDP port of LAN announcements (default 60212)");
-    app.add_option("--name", c.name, "How this library is called in results (default: host name)");
-    app.add_option("--config", config_file, "TOML file with the same settings (flags win)");
-    app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
-        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
-    app.add_option("--token", c.token, "API token required off loopback (generated into the data folder if unset)");
-    app.add_option("--threads", c.threads, "Scan worker threads (default: one per core)");
-    app.add_flag("--no-fingerprints", no_fp, "Skip the Chromaprint pass");
-    app.add_flag("--no-watch", no_watch, "Do not watch library folders for changes");
-    app.add_flag("--oneshot", c.oneshot, "Scan once, print a summary and exit");
+    bool print_config = false, print_markdown = false;
+    CLI::App app{"earshotd — indexes your music, resolves \"who can play this track?\", and streams it", "earshotd"};
+    add_options(app, c);
+    app.add_flag("--print-config", print_config, "Print the effective settings as TOML (for --config) and exit");
+    app.add_flag("--print-settings-markdown", print_markdown, "Print the settings reference (README.md) and exit");
     app.set_version_flag("--version", "earshotd " + std::string(core::version));
     try {
-        app.parse(argc, argv);
-        if (!config_file.empty()) apply_file(config_file, c, app);
+        // CLI11 reads a vector of arguments last to first.
+        std::vector<std::string> reversed(args.rbegin(), args.rend());
+        app.parse(reversed);
+        if (!c.config_file.empty()) apply_file(c.config_file, c, app);
     } catch (const CLI::ParseError& e) {
-        exit_code = app.exit(e);
+        exit_code = app.exit(e, out, err);
         return std::nullopt;
     }
-    if (no_fp) c.fingerprints = false;
-    if (no_watch) c.watch = false;
-    if (no_discovery) c.discovery = false;
+    if (print_markdown) {
+        out << settings_markdown();
+        exit_code = 0;
+        return std::nullopt;
+    }
     if (c.data_dir.empty()) c.data_dir = default_data_dir();
     if (c.name.empty()) c.name = host_name();
     for (auto& lib : c.libraries) {
@@ -112,7 +114,18 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
         lib = (ec ? std::filesystem::path(lib) : abs.lexically_normal()).string();
         while (lib.size() > 1 && lib.back() == '/') lib.pop_back();
     }
+    if (print_config) {
+        out << config_toml(c);
+        exit_code = 0;
+        return std::nullopt;
+    }
     return c;
+}
+
+std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
+    std::vector<std::string> args;
+    for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+    return parse_config(args, exit_code, std::cout, std::cerr);
 }
 
 } // namespace earshot::daemon

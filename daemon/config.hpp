@@ -1,10 +1,14 @@
 // earshotd's settings: command-line flags, optionally a TOML file with the
-// same names. Flags given on the command line win over the file.
+// same names. Flags given on the command line win over the file. Which
+// flags and keys exist, their defaults' descriptions and their meaning are
+// declared once, in daemon/settings.cpp; this is the struct they fill.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <iosfwd>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -25,11 +29,17 @@ struct Config {
     bool fingerprints = true;
     bool watch = true;
     bool oneshot = false;  // scan, print a summary and exit (scripts, benchmarks)
+    std::filesystem::path config_file; // the --config file read, if any
 };
 
 // Parses argv (and the --config file it names). Returns nullopt when the
-// program should exit with `exit_code` (help shown, or an error printed).
+// program should exit with `exit_code` (help, version, --print-config or
+// --print-settings-markdown shown, or an error printed).
 std::optional<Config> parse_config(int argc, char** argv, int& exit_code);
+// The same for arguments without the program name, printing to `out` and
+// `err` (tests).
+std::optional<Config> parse_config(std::span<const std::string> args, int& exit_code, std::ostream& out,
+                                   std::ostream& err);
 
 std::filesystem::path default_data_dir();
 
