@@ -41,7 +41,8 @@ const std::vector<Setting>& table() {
          &Config::token},
         {"--threads", "threads", "N", "one per core", "scan workers", &Config::threads, {}, 0,
          std::numeric_limits<unsigned>::max()},
-        {"--no-fingerprints", "fingerprints", "", "", "skip the Chromaprint pass", Switch{&Config::fingerprints, false}},
+        {"--no-fingerprints", "fingerprints", "", "", "skip the Chromaprint pass",
+         Switch{&Config::fingerprints, false}},
         {"--no-watch", "watch", "", "", "do not watch the folders with inotify", Switch{&Config::watch, false}},
         {"--oneshot", "", "", "", "scan once, print the status as JSON, exit", Switch{&Config::oneshot, true}},
     };
@@ -179,23 +180,19 @@ std::string config_toml(const Config& c) {
     std::string out = "# earshotd's effective settings (earshotd --print-config); earshotd --config FILE reads them.\n";
     for (const auto& s : table()) {
         if (s.key.empty()) continue;
-        const std::string value = std::visit(Overload{
-                                                 [&](std::string Config::*m) { return toml_string(c.*m); },
-                                                 [&](std::filesystem::path Config::*m) {
-                                                     return toml_string((c.*m).string());
-                                                 },
-                                                 [&](std::vector<std::string> Config::*m) {
-                                                     std::string list = "[";
-                                                     for (const auto& item : c.*m)
-                                                         list.append(list.size() > 1 ? ", " : "")
-                                                             .append(toml_string(item));
-                                                     list.append("]");
-                                                     return list;
-                                                 },
-                                                 [&](Switch sw) { return std::string(c.*(sw.member) ? "true" : "false"); },
-                                                 [&](auto m) { return std::to_string(c.*m); },
-                                             },
-                                             s.bind);
+        const auto value = std::visit(
+            Overload{
+                [&](std::string Config::*m) { return toml_string(c.*m); },
+                [&](std::filesystem::path Config::*m) { return toml_string((c.*m).string()); },
+                [&](std::vector<std::string> Config::*m) {
+                    std::string list = "[";
+                    for (const auto& item : c.*m) list.append(list.size() > 1 ? ", " : "").append(toml_string(item));
+                    return list.append("]");
+                },
+                [&](Switch sw) { return std::string(c.*(sw.member) ? "true" : "false"); },
+                [&](auto m) { return std::to_string(c.*m); },
+            },
+            s.bind);
         out.append(s.key).append(" = ").append(value).append("\n");
     }
     return out;

@@ -2,8 +2,9 @@
 // signed UDP multicast announcements (proto/DISCOVERY.md). Every daemon
 // announces "my key, my TCP peer port" to a multicast group now and then and
 // listens to the group; a verified announcement from another key becomes a
-// Sighting — the sender's UDP source address with the announced port — for
-// the peer manager, which dials it if the key is paired. Discovery only says
+// Sighting — the sender's UDP source address with the announced port — that
+// PeerService keeps in its SightingFinder (finder.hpp), from which the peer
+// manager dials it if the key is paired. Discovery only says
 // where a key claims to be: the Noise handshake proves who answers there.
 #pragma once
 

@@ -144,7 +144,8 @@ BOOST_AUTO_TEST_CASE(file_errors_name_the_file_line_and_key) {
         const auto p = parse({"--config", file.string()});
         BOOST_TEST(!p.config.has_value(), name);
         BOOST_TEST(p.exit_code != 0, name);
-        for (const auto& w : wanted) BOOST_TEST(p.err.find(w) != std::string::npos, name << ": '" << w << "' in " << p.err);
+        for (const auto& w : wanted)
+            BOOST_TEST(p.err.find(w) != std::string::npos, name << ": '" << w << "' in " << p.err);
     };
     check("syntax.toml", "name = \"ok\"\nlibrary = [\n", {"syntax.toml", "line 2"});
     check("unknown.toml", "name = \"ok\"\n\nlibary = [\"/srv/music\"]\n", {"unknown.toml", "line 3", "'libary'"});
