@@ -1,0 +1,126 @@
+// core::SavedFile: the io thread hands a file's newest content to the pool
+// and goes on; writes land in order, coalesce, and a failed one is reported
+// to whoever awaits it, beside the honest case.
+#define BOOST_TEST_MODULE saved_file
+#include <boost/test/unit_test.hpp>
+
+#include "daemon/core/saved_file.hpp"
+
+#include <sys/stat.h>
+
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+using namespace earshot;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::filesystem::path fresh_dir(const std::string& name) {
+    auto dir = std::filesystem::temp_directory_path() / ("earshot-saved-file-" + name + "-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    return dir;
+}
+
+std::string contents(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// Holds the pool's only thread until released: a disk that hangs.
+struct Gate {
+    std::mutex m;
+    std::condition_variable cv;
+    bool open = false;
+    void wait() {
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return open; });
+    }
+    void release() {
+        {
+            std::lock_guard lock(m);
+            open = true;
+        }
+        cv.notify_all();
+    }
+};
+
+template <class F>
+void run_io(asio::io_context& io, F f) {
+    std::exception_ptr error;
+    asio::co_spawn(io, f(), [&](std::exception_ptr e) { error = e; });
+    io.run();
+    if (error) std::rethrow_exception(error);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(saves_do_not_wait_for_the_disk_and_the_newest_content_wins) {
+    const auto dir = fresh_dir("order");
+    const auto file = dir / "state.json";
+    asio::io_context io;
+    core::Blocking blocking(1);
+    Gate gate;
+    run_io(io, [&]() -> awaitable<void> {
+        core::SavedFile saved(io.get_executor(), &blocking, file);
+        // The pool's one thread is stuck: save() must still return at once.
+        auto stuck = [&gate] { gate.wait(); };
+        asio::co_spawn(io, blocking.run(std::move(stuck)), asio::detached);
+        saved.save("one\n");
+        saved.save("two\n");
+        saved.save("three\n");
+        BOOST_TEST(!std::filesystem::exists(file)); // nothing written while the disk hangs
+        asio::steady_timer timer(io, 20ms);
+        co_await timer.async_wait(use_awaitable); // the io thread runs meanwhile
+        BOOST_TEST(!std::filesystem::exists(file));
+        gate.release();
+        co_await saved.saved();
+        BOOST_TEST(contents(file) == "three\n");
+        struct stat st {};
+        BOOST_REQUIRE(::stat(file.c_str(), &st) == 0);
+        BOOST_TEST((st.st_mode & 0777) == 0600u);
+        saved.save("four\n");
+        co_await saved.saved();
+        BOOST_TEST(contents(file) == "four\n");
+    });
+    std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_write_reaches_the_waiter_and_a_later_one_heals_it) {
+    const auto dir = fresh_dir("fail");
+    const auto file = dir / "missing-folder" / "state.json"; // the folder is not there: the write fails
+    asio::io_context io;
+    core::Blocking blocking(1);
+    run_io(io, [&]() -> awaitable<void> {
+        core::SavedFile saved(io.get_executor(), &blocking, file);
+        saved.save("lost\n");
+        bool threw = false;
+        try {
+            co_await saved.saved();
+        } catch (const std::exception&) {
+            threw = true;
+        }
+        BOOST_TEST(threw);
+        std::filesystem::create_directories(file.parent_path());
+        saved.save("kept\n");
+        co_await saved.saved(); // does not throw: the newer content is on the disk
+        BOOST_TEST(contents(file) == "kept\n");
+    });
+    std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(without_a_pool_a_save_writes_at_once_and_throws_at_once) {
+    const auto dir = fresh_dir("sync");
+    asio::io_context io;
+    core::SavedFile saved(io.get_executor(), nullptr, dir / "state.json");
+    saved.save("now\n");
+    BOOST_TEST(contents(dir / "state.json") == "now\n");
+    core::SavedFile nowhere(io.get_executor(), nullptr, dir / "no" / "state.json");
+    BOOST_CHECK_THROW(nowhere.save("x"), std::exception);
+    std::filesystem::remove_all(dir);
+}
