@@ -5,6 +5,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "daemon/core/saved_file.hpp"
+#include "tests/support/run_io.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <sys/stat.h>
 
@@ -15,15 +17,9 @@
 
 using namespace earshot;
 using namespace std::chrono_literals;
+using test::run_io;
 
 namespace {
-
-std::filesystem::path fresh_dir(const std::string& name) {
-    auto dir = std::filesystem::temp_directory_path() / ("earshot-saved-file-" + name + "-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    return dir;
-}
 
 std::string contents(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -50,18 +46,10 @@ struct Gate {
     }
 };
 
-template <class F>
-void run_io(asio::io_context& io, F f) {
-    std::exception_ptr error;
-    asio::co_spawn(io, f(), [&](std::exception_ptr e) { error = e; });
-    io.run();
-    if (error) std::rethrow_exception(error);
-}
-
 } // namespace
 
 BOOST_AUTO_TEST_CASE(saves_do_not_wait_for_the_disk_and_the_newest_content_wins) {
-    const auto dir = fresh_dir("order");
+    const test::TempDir dir;
     const auto file = dir / "state.json";
     asio::io_context io;
     core::Blocking blocking(1);
@@ -88,11 +76,10 @@ BOOST_AUTO_TEST_CASE(saves_do_not_wait_for_the_disk_and_the_newest_content_wins)
         co_await saved.saved();
         BOOST_TEST(contents(file) == "four\n");
     });
-    std::filesystem::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_write_reaches_the_waiter_and_a_later_one_heals_it) {
-    const auto dir = fresh_dir("fail");
+    const test::TempDir dir;
     const auto file = dir / "missing-folder" / "state.json"; // the folder is not there: the write fails
     asio::io_context io;
     core::Blocking blocking(1);
@@ -111,16 +98,14 @@ BOOST_AUTO_TEST_CASE(a_failed_write_reaches_the_waiter_and_a_later_one_heals_it)
         co_await saved.saved(); // does not throw: the newer content is on the disk
         BOOST_TEST(contents(file) == "kept\n");
     });
-    std::filesystem::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_CASE(without_a_pool_a_save_writes_at_once_and_throws_at_once) {
-    const auto dir = fresh_dir("sync");
+    const test::TempDir dir;
     asio::io_context io;
     core::SavedFile saved(io.get_executor(), nullptr, dir / "state.json");
     saved.save("now\n");
     BOOST_TEST(contents(dir / "state.json") == "now\n");
     core::SavedFile nowhere(io.get_executor(), nullptr, dir / "no" / "state.json");
     BOOST_CHECK_THROW(nowhere.save("x"), std::exception);
-    std::filesystem::remove_all(dir);
 }
