@@ -21,6 +21,7 @@
 #include <exception>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -48,10 +49,32 @@ public:
         if (state->failed && state->failed_generation >= generation) std::rethrow_exception(state->failed);
     }
 
-    // At shutdown, when nothing else is left to serve: writes at once.
-    void save_now(const std::string& content) { write_private_file(state_->file, content); }
+    // At shutdown, when nothing else is left to serve: writes at once, on
+    // this thread. A write still on the pool cannot land over it afterwards.
+    void save_now(const std::string& content) {
+        auto& s = *state_;
+        const auto generation = ++s.queued;
+        s.next.reset();
+        write_if_newer(*s.disk, s.file, content, generation);
+        s.written = generation;
+    }
 
 private:
+    // The file on the disk: the pool's writes and save_now() take turns, and
+    // neither puts an older content over a newer one. The only part a pool
+    // thread touches.
+    struct Disk {
+        std::mutex mutex;
+        std::uint64_t generation = 0; // of what the file holds
+    };
+    static void write_if_newer(Disk& disk, const std::filesystem::path& file, const std::string& content,
+                               std::uint64_t generation) {
+        std::lock_guard lock(disk.mutex);
+        if (generation <= disk.generation) return;
+        write_private_file(file, content);
+        disk.generation = generation;
+    }
+
     // Shared with the writer coroutine, which may outlive this object by the
     // one write it has on the pool.
     struct State : std::enable_shared_from_this<State> {
@@ -61,7 +84,7 @@ private:
         std::uint64_t queue(std::string content) {
             const auto generation = ++queued;
             if (!blocking) {
-                write_private_file(file, content); // throws, as the caller's own write would
+                write_if_newer(*disk, file, content, generation); // throws, as the caller's own write would
                 written = generation;
                 return generation;
             }
@@ -78,7 +101,9 @@ private:
                 auto content = std::move(*s->next);
                 s->next.reset();
                 const auto generation = s->queued;
-                auto write = [file = s->file, content = std::move(content)] { write_private_file(file, content); };
+                auto write = [disk = s->disk, file = s->file, content = std::move(content), generation] {
+                    write_if_newer(*disk, file, content, generation);
+                };
                 try {
                     co_await s->blocking->run(std::move(write));
                     s->failed = nullptr; // what an earlier save changed is in this newer content
@@ -97,6 +122,7 @@ private:
         Blocking* blocking;
         std::filesystem::path file;
         Event done;
+        std::shared_ptr<Disk> disk = std::make_shared<Disk>();
         std::optional<std::string> next; // the newest content not yet handed to the pool
         std::uint64_t queued = 0;        // generations: one per save
         std::uint64_t written = 0;       // the newest generation whose write finished

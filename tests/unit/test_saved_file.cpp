@@ -78,6 +78,28 @@ BOOST_AUTO_TEST_CASE(saves_do_not_wait_for_the_disk_and_the_newest_content_wins)
     });
 }
 
+BOOST_AUTO_TEST_CASE(a_write_still_on_the_pool_never_lands_over_the_one_made_at_shutdown) {
+    const test::TempDir dir;
+    const auto file = dir / "peers.json";
+    asio::io_context io;
+    core::Blocking blocking(1);
+    Gate gate;
+    core::SavedFile saved(io.get_executor(), &blocking, file);
+    run_io(io, [&]() -> awaitable<void> {
+        auto stuck = [&gate] { gate.wait(); };
+        asio::co_spawn(io, blocking.run(std::move(stuck)), asio::detached);
+        saved.save("older\n"); // queued behind the stuck job
+        asio::steady_timer timer(io, 10ms);
+        co_await timer.async_wait(use_awaitable);
+        saved.save_now("final\n");
+        BOOST_TEST(contents(file) == "final\n");
+        gate.release();
+        auto after_the_older_write = [] {}; // the pool's one thread runs jobs in order
+        co_await blocking.run(std::move(after_the_older_write));
+        BOOST_TEST(contents(file) == "final\n");
+    });
+}
+
 BOOST_AUTO_TEST_CASE(a_failed_write_reaches_the_waiter_and_a_later_one_heals_it) {
     const test::TempDir dir;
     const auto file = dir / "missing-folder" / "state.json"; // the folder is not there: the write fails
