@@ -116,6 +116,7 @@ App::App(asio::io_context& io, Config config)
     if (!http_options.listen.address().is_loopback())
         http_options.token = config_.token.empty() ? ensure_token(config_.data_dir) : config_.token;
     http_options.sites_file = config_.data_dir / "sites.json";
+    http_options.blocking = &blocking_;
     std::vector<std::unique_ptr<http::Module>> extra;
     extra.push_back(http::events_module(events_));
     server_ = std::make_unique<http::Server>(io_, http::StandardParts{search_, library_, peers_, streams_, streams_},

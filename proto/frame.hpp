@@ -7,6 +7,7 @@
 
 #include "proto/bytes.hpp"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -59,6 +60,9 @@ struct Frame {
 // Header + payload. Throws std::length_error if payload exceeds
 // max_payload_size: sending it would make the peer drop the connection.
 Bytes encode_frame(MessageType type, ByteView payload);
+// The header alone, for a writer that places the payload itself; the same
+// check.
+std::array<std::uint8_t, frame_header_size> frame_header(MessageType type, std::size_t payload_size);
 
 // Incremental frame parser. Input may be split at any byte. It holds at most
 // one frame (never more than max_frame_size bytes): feed() stops consuming as

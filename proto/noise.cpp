@@ -92,25 +92,39 @@ std::array<std::uint8_t, crypto_aead_chacha20poly1305_IETF_NPUBBYTES> nonce_byte
     return out;
 }
 
-Bytes aead_encrypt(const Key& k, std::uint64_t n, ByteView ad, ByteView plaintext) {
-    Bytes out(plaintext.size() + tag_len);
+// `buf` holds the plaintext in its first buf.size() - tag_len bytes and
+// receives ciphertext and tag in place (libsodium's xor and MAC read each
+// byte before they write it, so in and out may be one buffer).
+void aead_seal(const Key& k, std::uint64_t n, ByteView ad, std::span<std::uint8_t> buf) {
     unsigned long long written = 0;
     const auto nonce = nonce_bytes(n);
-    crypto_aead_chacha20poly1305_ietf_encrypt(out.data(), &written, plaintext.data(), plaintext.size(), ad.data(),
+    crypto_aead_chacha20poly1305_ietf_encrypt(buf.data(), &written, buf.data(), buf.size() - tag_len, ad.data(),
                                               ad.size(), nullptr, nonce.data(), k.data());
-    out.resize(written);
+}
+
+// The reverse: on success the first buf.size() - tag_len bytes are the
+// plaintext; on failure libsodium zeroes them (the MAC is checked first, so
+// no unauthenticated plaintext is ever produced).
+void aead_open(const Key& k, std::uint64_t n, ByteView ad, std::span<std::uint8_t> buf) {
+    if (buf.size() < tag_len) throw CipherError("noise: ciphertext shorter than its tag");
+    unsigned long long written = 0;
+    const auto nonce = nonce_bytes(n);
+    if (crypto_aead_chacha20poly1305_ietf_decrypt(buf.data(), &written, nullptr, buf.data(), buf.size(), ad.data(),
+                                                  ad.size(), nonce.data(), k.data()) != 0)
+        throw CipherError("noise: message failed authentication");
+}
+
+Bytes aead_encrypt(const Key& k, std::uint64_t n, ByteView ad, ByteView plaintext) {
+    Bytes out(plaintext.size() + tag_len);
+    std::copy(plaintext.begin(), plaintext.end(), out.begin());
+    aead_seal(k, n, ad, out);
     return out;
 }
 
 Bytes aead_decrypt(const Key& k, std::uint64_t n, ByteView ad, ByteView ciphertext) {
-    if (ciphertext.size() < tag_len) throw CipherError("noise: ciphertext shorter than its tag");
-    Bytes out(ciphertext.size() - tag_len);
-    unsigned long long written = 0;
-    const auto nonce = nonce_bytes(n);
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(out.data(), &written, nullptr, ciphertext.data(), ciphertext.size(),
-                                                  ad.data(), ad.size(), nonce.data(), k.data()) != 0)
-        throw CipherError("noise: message failed authentication");
-    out.resize(written);
+    Bytes out(ciphertext.begin(), ciphertext.end());
+    aead_open(k, n, ad, out);
+    out.resize(out.size() - tag_len);
     return out;
 }
 
@@ -189,17 +203,34 @@ void CipherState::rekey() {
     wipe(out);
 }
 
-Bytes CipherState::encrypt(ByteView ad, ByteView plaintext) {
+void CipherState::check_transport(std::size_t message_size) const {
     if (!has_key_) throw std::logic_error("noise: transport cipher has no key");
-    if (plaintext.size() > max_transport_plaintext)
-        throw CipherError("noise: transport message larger than 65535 bytes");
+    if (message_size > max_message_len) throw CipherError("noise: transport message larger than 65535 bytes");
+    if (n_ == max_nonce) throw CipherError("noise: nonces exhausted, the session must end");
+}
+
+Bytes CipherState::encrypt(ByteView ad, ByteView plaintext) {
+    check_transport(plaintext.size() + tag_len);
     return encrypt_with_ad(ad, plaintext);
 }
 
 Bytes CipherState::decrypt(ByteView ad, ByteView ciphertext) {
-    if (!has_key_) throw std::logic_error("noise: transport cipher has no key");
-    if (ciphertext.size() > max_message_len) throw CipherError("noise: transport message larger than 65535 bytes");
+    check_transport(ciphertext.size());
     return decrypt_with_ad(ad, ciphertext);
+}
+
+void CipherState::encrypt_in_place(ByteView ad, std::span<std::uint8_t> message) {
+    if (message.size() < tag_len) throw std::invalid_argument("noise: no room for the tag");
+    check_transport(message.size());
+    aead_seal(k_, n_, ad, message);
+    ++n_;
+}
+
+std::span<std::uint8_t> CipherState::decrypt_in_place(ByteView ad, std::span<std::uint8_t> message) {
+    check_transport(message.size());
+    aead_open(k_, n_, ad, message); // throws before the nonce moves
+    ++n_;
+    return message.first(message.size() - tag_len);
 }
 
 // ------------------------------------------------------------- SymmetricState

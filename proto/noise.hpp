@@ -86,8 +86,16 @@ public:
     // message limit is enforced (CipherError).
     Bytes encrypt(ByteView ad, ByteView plaintext);
     Bytes decrypt(ByteView ad, ByteView ciphertext);
+    // The same, without a copy, for the channel's hot path. `message` holds
+    // the plaintext in its first size() - tag_len bytes and receives the
+    // ciphertext and tag; decrypt_in_place returns the plaintext's span of
+    // `message` (on failure those bytes are zeroed, never half-decrypted,
+    // and the nonce is unchanged).
+    void encrypt_in_place(ByteView ad, std::span<std::uint8_t> message);
+    std::span<std::uint8_t> decrypt_in_place(ByteView ad, std::span<std::uint8_t> message);
 
 private:
+    void check_transport(std::size_t message_size) const;
     void clear() noexcept;
     Key k_{};
     bool has_key_ = false;

@@ -208,11 +208,12 @@ void Resolver::add_source(SourceSpec spec) {
     if (!spec.source) throw std::invalid_argument("resolver source is null");
     if (!std::isfinite(spec.weight) || spec.weight < 0)
         throw std::invalid_argument("resolver source weight must be >= 0");
+    remove_source(spec.source->key());
     impl_->sources.push_back(std::move(spec));
 }
 
-bool Resolver::remove_source(std::string_view name) {
-    return std::erase_if(impl_->sources, [&](const SourceSpec& s) { return s.source->name() == name; }) > 0;
+bool Resolver::remove_source(std::string_view key) {
+    return std::erase_if(impl_->sources, [&](const SourceSpec& s) { return s.source->key() == key; }) > 0;
 }
 
 std::string Resolver::start(Query q, std::string qid) {

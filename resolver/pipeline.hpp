@@ -24,7 +24,11 @@ using Emit = std::function<void(std::vector<Result>)>;
 class Source {
 public:
     virtual ~Source() = default;
+    // Shown with each result (`source`); several sources may share one.
     virtual std::string name() const = 0;
+    // What identifies the source in the resolver (a peer's id, say), for
+    // replacing and removing it.
+    virtual std::string key() const { return name(); }
     // Resolve q; call emit() with batches of results as they become
     // available; return when done. `stop` is requested when the query is
     // cancelled, restarted or evicted, or the source's budget runs out: a
@@ -67,9 +71,10 @@ public:
     Resolver(const Resolver&) = delete;
     Resolver& operator=(const Resolver&) = delete;
 
-    // Sources added or removed apply to queries started afterwards.
+    // Sources added or removed apply to queries started afterwards. Adding
+    // a source under a key already present replaces that source.
     void add_source(SourceSpec spec);
-    bool remove_source(std::string_view name);
+    bool remove_source(std::string_view key);
 
     // Starts resolving q and returns its qid: a random UUID when none is
     // given; an existing qid restarts (its old sources are stopped). Throws

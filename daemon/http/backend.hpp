@@ -92,7 +92,8 @@ public:
     // Pins the tracks a query finds (or one sid): complete verified copies
     // kept past cache eviction. Returns what was pinned.
     virtual awaitable<nlohmann::json> pin(resolver::Query q, std::string sid) = 0;
-    virtual bool unpin(std::string_view sid) = 0;
+    // False if it was not pinned. Awaitable: it changes files.
+    virtual awaitable<bool> unpin(std::string sid) = 0;
 };
 
 // The bytes behind sids (/sid/).

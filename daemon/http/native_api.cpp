@@ -151,7 +151,7 @@ awaitable<Reply> NativeModule::handle(const Request& req) {
         if (rest.size() == 2 && rest[1] == "remove") {
             only(bhttp::verb::post);
             const auto& sid = req.required("sid");
-            if (!pins_.unpin(sid)) throw HttpError(bhttp::status::not_found, "not pinned: " + sid);
+            if (!co_await pins_.unpin(sid)) throw HttpError(bhttp::status::not_found, "not pinned: " + sid);
             co_return json_reply(bhttp::status::ok, nlohmann::json{{"unpinned", sid}});
         }
     }

@@ -64,7 +64,7 @@ bool is_disconnect(const error_code& ec) {
 
 struct Server::State {
     State(asio::io_context& io_, StandardParts parts, ServerOptions opts, std::vector<std::unique_ptr<Module>> extra)
-        : io(io_), options(std::move(opts)), sites(options.sites_file),
+        : io(io_), options(std::move(opts)), sites(options.sites_file, io_.get_executor(), options.blocking),
           router{options, !is_loopback(options.listen.address()), local_hostname(), sites, routes}, acceptor(io_) {
         // The standard modules, each given only its own part of the backend.
         modules.push_back(playdar_module(parts.search, router.machine_hostname));

@@ -17,6 +17,10 @@
 #include <string>
 #include <vector>
 
+namespace earshot::core {
+class Blocking;
+}
+
 namespace earshot::http {
 
 struct ServerOptions {
@@ -28,6 +32,8 @@ struct ServerOptions {
     // Where approved web sites and their tokens are kept (DATA/sites.json);
     // empty keeps them in memory only.
     std::filesystem::path sites_file;
+    // Where sites.json is written; none: at once, on the io thread (tests).
+    core::Blocking* blocking = nullptr;
     // A connection with no request in progress is closed after this long.
     std::chrono::seconds idle_timeout{60};
     // A single write that makes no progress for this long ends the connection

@@ -103,7 +103,7 @@ Reply approval_page(SiteState& ctx, const Request& req) {
     return html_reply(bhttp::status::ok, "Allow " + shown_name + " to use earshot?", std::move(body));
 }
 
-Reply approve(SiteState& ctx, const Request& req) {
+awaitable<Reply> approve(SiteState& ctx, const Request& req) {
     if (req.msg.method() != bhttp::verb::post) wrong_method("POST");
     // Only the daemon's own page may approve: browsers send Origin with every
     // form POST, and it must be ours. A foreign page's auto-submitting form
@@ -116,10 +116,11 @@ Reply approve(SiteState& ctx, const Request& req) {
                         "this approval page has expired or was answered already; let the site open it again");
     const auto& shown_name = pending->name.empty() ? pending->origin : pending->name;
     if (req.optional("decision") != "allow")
-        return html_reply(bhttp::status::ok, "Not allowed",
+        co_return html_reply(bhttp::status::ok, "Not allowed",
                           "<p><code>" + html_escape(pending->origin) + "</code> was not allowed to use earshot.</p>");
 
-    const Site& site = ctx.sites.allow(pending->origin, pending->name);
+    const Site site = ctx.sites.allow(pending->origin, pending->name);
+    co_await ctx.sites.saved(); // a token the user approved survives a crash before we answer
     if (!pending->receiver.empty()) {
         // Playdar's way: the token in the fragment, which the receiver page reads
         // and which never reaches a server or its logs.
@@ -128,9 +129,9 @@ Reply approve(SiteState& ctx, const Request& req) {
         r.fields.set(bhttp::field::location, pending->receiver + "#" + site.token);
         r.fields.set(bhttp::field::cache_control, "no-store");
         r.fields.set("Referrer-Policy", "no-referrer");
-        return r;
+        co_return r;
     }
-    return html_reply(bhttp::status::ok, shown_name + " may now use earshot",
+    co_return html_reply(bhttp::status::ok, shown_name + " may now use earshot",
                       "<p><code>" + html_escape(site.origin) +
                           "</code> is allowed. If the site asks for a token, paste this one:</p>\n<p><code>" +
                           html_escape(site.token) + "</code></p>\n<p>Revoke it with <code>earshot sites revoke " +
@@ -142,27 +143,31 @@ nlohmann::json site_json(const Site& s) {
 }
 
 // GET /api/v1/sites, POST /api/v1/sites, POST /api/v1/sites/revoke.
-Reply native_sites(SiteState& ctx, const Request& req) {
+awaitable<Reply> native_sites(SiteState& ctx, const Request& req) {
     const std::vector<std::string> rest(req.path.begin() + 2, req.path.end()); // after "api", "v1"
     const auto verb = req.msg.method();
     if (rest.size() == 1 && verb == bhttp::verb::get) {
         auto list = nlohmann::json::array();
         for (const auto& s : ctx.sites.sites()) list.push_back(site_json(s));
-        return json_reply(bhttp::status::ok, nlohmann::json{{"sites", std::move(list)}});
+        co_return json_reply(bhttp::status::ok, nlohmann::json{{"sites", std::move(list)}});
     }
     if (rest.size() == 1) {
         if (verb != bhttp::verb::post) wrong_method("GET, POST");
+        std::optional<Site> site;
         try {
-            return json_reply(bhttp::status::ok, site_json(ctx.sites.allow(req.required("origin"), req.optional("name"))));
+            site = ctx.sites.allow(req.required("origin"), req.optional("name"));
         } catch (const std::invalid_argument& e) {
             throw HttpError(bhttp::status::bad_request, e.what());
         }
+        co_await ctx.sites.saved();
+        co_return json_reply(bhttp::status::ok, site_json(*site));
     }
     if (rest.size() == 2 && rest[1] == "revoke") {
         if (verb != bhttp::verb::post) wrong_method("POST");
         const auto& which = req.required("site");
         if (!ctx.sites.revoke(which)) throw HttpError(bhttp::status::not_found, "no approved site has origin or token '" + which + "'");
-        return json_reply(bhttp::status::ok, nlohmann::json{{"revoked", which}});
+        co_await ctx.sites.saved();
+        co_return json_reply(bhttp::status::ok, nlohmann::json{{"revoked", which}});
     }
     throw HttpError(bhttp::status::not_found, "no such API path under /api/v1/sites");
 }
@@ -191,8 +196,8 @@ public:
 
 private:
     awaitable<Reply> page(const Request& req) { co_return approval_page(state_, req); }
-    awaitable<Reply> approval(const Request& req) { co_return approve(state_, req); }
-    awaitable<Reply> native(const Request& req) { co_return native_sites(state_, req); }
+    awaitable<Reply> approval(const Request& req) { return approve(state_, req); }
+    awaitable<Reply> native(const Request& req) { return native_sites(state_, req); }
 
     SiteState state_;
 };

@@ -156,9 +156,11 @@ std::string html_escape(std::string_view text) {
     return out;
 }
 
-SiteRegistry::SiteRegistry(std::filesystem::path file) : file_(std::move(file)) {
-    if (file_.empty() || !std::filesystem::exists(file_)) return;
-    std::ifstream in(file_, std::ios::binary);
+SiteRegistry::SiteRegistry(std::filesystem::path file, asio::any_io_executor ex, core::Blocking* blocking) {
+    if (file.empty()) return;
+    file_.emplace(std::move(ex), blocking, std::move(file));
+    if (!std::filesystem::exists(file_->path())) return;
+    std::ifstream in(file_->path(), std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();
     try {
@@ -175,7 +177,7 @@ SiteRegistry::SiteRegistry(std::filesystem::path file) : file_(std::move(file)) 
             sites_.push_back(std::move(site));
         }
     } catch (const std::exception& e) {
-        throw std::runtime_error(file_.string() + " is not a sites file (" + e.what() +
+        throw std::runtime_error(file_->path().string() + " is not a sites file (" + e.what() +
                                  "); move it away to start with no approved sites");
     }
 }
@@ -212,13 +214,17 @@ const Site* SiteRegistry::find(std::string_view token, std::string_view origin) 
     return nullptr;
 }
 
-void SiteRegistry::save() const {
-    if (file_.empty()) return;
+awaitable<void> SiteRegistry::saved() {
+    if (file_) co_await file_->saved();
+}
+
+void SiteRegistry::save() {
+    if (!file_) return;
     auto list = nlohmann::json::array();
     for (const auto& s : sites_)
         list.push_back({{"origin", s.origin}, {"name", s.name}, {"token", s.token}, {"created_ms", s.created_ms}});
     const nlohmann::json j{{"version", 1}, {"sites", std::move(list)}};
-    core::write_private_file(file_, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    file_->save(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 std::string Approvals::issue(std::string origin, std::string name, std::string receiver) {

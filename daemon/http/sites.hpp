@@ -6,8 +6,11 @@
 // browsers add), the approved sites with their tokens (DATA/sites.json, 0600),
 // and the one-time nonces of approval pages waiting for the user.
 //
-// Threading: used on the server's io thread only, like the rest of earshot_http.
+// Threading: used on the server's io thread only, like the rest of earshot_http
+// (sites.json is written on the blocking pool).
 #pragma once
+
+#include "daemon/core/saved_file.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -57,8 +60,10 @@ struct Site {
     std::int64_t created_ms = 0;
 };
 
-// The sites the user approved. Every change is written at once (atomically,
-// mode 0600) when a file was given; without one (tests) they live in memory.
+// The sites the user approved. Every change is written (atomically, mode
+// 0600) when a file was given, on the blocking pool when one was given; a
+// request handler awaits saved() before it answers. Without a file (tests)
+// they live in memory.
 class SiteRegistry {
 public:
     static constexpr std::size_t max_sites = 256;
@@ -66,7 +71,8 @@ public:
 
     // Loads `file` if it exists. Throws std::runtime_error naming the file when
     // it is not a sites file.
-    explicit SiteRegistry(std::filesystem::path file = {});
+    explicit SiteRegistry(std::filesystem::path file = {}, asio::any_io_executor ex = {},
+                          core::Blocking* blocking = nullptr);
 
     const std::vector<Site>& sites() const { return sites_; }
     // Approves an origin and returns its entry. An origin approved before keeps
@@ -76,14 +82,17 @@ public:
     const Site& allow(std::string_view origin, std::string_view name);
     // Removes the site with this origin or this token; false when none has it.
     bool revoke(std::string_view origin_or_token);
+    // Once every change so far is on the disk; throws std::system_error if
+    // the disk refused it.
+    awaitable<void> saved();
     // The site approved under `token`, provided it was issued to `origin`: a
     // token copied to another site is worth nothing there.
     const Site* find(std::string_view token, std::string_view origin) const;
 
 private:
-    void save() const;
+    void save();
 
-    std::filesystem::path file_;
+    std::optional<core::SavedFile> file_;
     std::vector<Site> sites_;
 };
 

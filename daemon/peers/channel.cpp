@@ -52,14 +52,18 @@ awaitable<std::optional<proto::Bytes>> read_message(tcp::socket& socket, const c
     co_return body;
 }
 
-awaitable<void> write_all(tcp::socket& socket, const proto::Bytes& wire, const char* what) {
+awaitable<void> write_all(tcp::socket& socket, proto::ByteView wire, const char* what) {
     error_code ec;
-    co_await asio::async_write(socket, asio::buffer(wire), asio::redirect_error(use_awaitable, ec));
+    co_await asio::async_write(socket, asio::buffer(wire.data(), wire.size()), asio::redirect_error(use_awaitable, ec));
     if (ec) {
         if (is_cut(ec)) throw ChannelError(std::string("connection lost while sending ") + what);
         throw ChannelError(std::string("sending ") + what + " failed: " + ec.message());
     }
 }
+
+// Enough for a few transport messages per read from the socket: one
+// syscall for several records rather than two per record.
+constexpr std::size_t receive_buffer_size = 4 * (2 + noise::max_message_len);
 
 // What the handshake's timeout timer and the handshake coroutine share. The
 // timer's handler may run after the handshake returned (it was already queued
@@ -193,7 +197,7 @@ void Channel::check_usable() const {
     if (failure_) throw ChannelError(*failure_);
 }
 
-awaitable<void> Channel::write_records(proto::Bytes wire) {
+awaitable<void> Channel::write_records(proto::ByteView wire) {
     try {
         co_await write_all(socket_, wire, "a transport message");
     } catch (const ChannelError& e) {
@@ -204,23 +208,42 @@ awaitable<void> Channel::write_records(proto::Bytes wire) {
 awaitable<void> Channel::send(const proto::Message& m) {
     check_usable();
     if (we_closed_) throw ChannelError("send after close()");
-    const proto::Bytes frame = proto::encode_frame(m); // may throw for a bad message: nothing sent yet
-    proto::Bytes wire;
-    wire.reserve(frame.size() + (frame.size() / max_record_data + 1) * (2 + 1 + noise::tag_len));
-    proto::Bytes plain;
-    plain.reserve(noise::max_transport_plaintext);
+    // Both may throw for a bad message: nothing is sent then.
+    const proto::Bytes payload = proto::encode(m);
+    const auto header = proto::frame_header(proto::message_type(m), payload.size());
+    // The frame is laid out straight into the records and encrypted where it
+    // lies: one copy of a chunk between the encoder and the socket.
+    const std::size_t frame_size = header.size() + payload.size();
+    const std::size_t records = (frame_size + max_record_data - 1) / max_record_data;
+    constexpr std::size_t overhead = 2 + 1 + noise::tag_len; // length, record kind, tag
+    send_buffer_.resize(frame_size + records * overhead);    // sends never overlap: one buffer serves them all
+    const auto frame_bytes = [&](std::size_t at, std::size_t n, std::uint8_t* out) {
+        if (at < header.size()) {
+            const std::size_t h = std::min(n, header.size() - at);
+            std::copy_n(header.begin() + static_cast<std::ptrdiff_t>(at), h, out);
+            out += h;
+            n -= h;
+            at = header.size();
+        }
+        std::copy_n(payload.begin() + static_cast<std::ptrdiff_t>(at - header.size()), n, out);
+    };
+    std::size_t pos = 0;
     try {
-        for (std::size_t at = 0; at < frame.size(); at += max_record_data) {
-            const std::size_t n = std::min(max_record_data, frame.size() - at);
-            plain.assign(1, record_data);
-            plain.insert(plain.end(), frame.begin() + static_cast<std::ptrdiff_t>(at),
-                         frame.begin() + static_cast<std::ptrdiff_t>(at + n));
-            append_message(wire, send_.encrypt({}, plain));
+        for (std::size_t at = 0; at < frame_size; at += max_record_data) {
+            const std::size_t n = std::min(max_record_data, frame_size - at);
+            const std::size_t message = 1 + n + noise::tag_len;
+            // Noise's usual TCP framing: u16 big-endian length, then the message.
+            send_buffer_[pos] = static_cast<std::uint8_t>(message >> 8);
+            send_buffer_[pos + 1] = static_cast<std::uint8_t>(message & 0xff);
+            send_buffer_[pos + 2] = record_data;
+            frame_bytes(at, n, send_buffer_.data() + pos + 3);
+            send_.encrypt_in_place({}, std::span(send_buffer_).subspan(pos + 2, message));
+            pos += 2 + message;
         }
     } catch (const noise::Error& e) {
         fail(std::string("encrypting failed: ") + e.what()); // nonces used up
     }
-    co_await write_records(std::move(wire));
+    co_await write_records(send_buffer_);
 }
 
 awaitable<void> Channel::close() {
@@ -234,29 +257,58 @@ awaitable<void> Channel::close() {
     } catch (const noise::Error& e) {
         fail(std::string("encrypting failed: ") + e.what());
     }
-    co_await write_records(std::move(wire));
+    co_await write_records(wire);
     error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-awaitable<void> Channel::read_record() {
-    std::optional<proto::Bytes> message;
-    try {
-        message = co_await read_message(socket_, "a transport message");
-    } catch (const ChannelError& e) {
-        fail(e.what());
+awaitable<void> Channel::fill_receive_buffer(std::size_t need) {
+    if (receive_buffer_.empty()) receive_buffer_.resize(receive_buffer_size);
+    const std::size_t have = received_end_ - received_begin_;
+    if (received_begin_ + need > receive_buffer_.size()) {
+        // What is left is part of one message: move it to the front.
+        std::copy(receive_buffer_.begin() + static_cast<std::ptrdiff_t>(received_begin_),
+                  receive_buffer_.begin() + static_cast<std::ptrdiff_t>(received_end_), receive_buffer_.begin());
+        received_begin_ = 0;
+        received_end_ = have;
     }
-    if (!message) fail("connection truncated: the peer closed it without a close record");
-    if (message->size() < 1 + noise::tag_len) fail("transport message too short");
-    proto::Bytes plain;
+    error_code ec;
+    const std::size_t got = co_await socket_.async_read_some(
+        asio::buffer(receive_buffer_.data() + received_end_, receive_buffer_.size() - received_end_),
+        asio::redirect_error(use_awaitable, ec));
+    received_end_ += got;
+    if (!ec) co_return;
+    if (ec == asio::error::eof && have == 0 && need == 2)
+        fail("connection truncated: the peer closed it without a close record");
+    if (is_cut(ec)) fail("connection truncated in the middle of a transport message");
+    fail("reading a transport message failed: " + ec.message());
+}
+
+awaitable<void> Channel::read_record() {
+    // One length-prefixed transport message, decrypted where it lies.
+    std::size_t need = 2;
+    for (;;) {
+        const std::size_t have = received_end_ - received_begin_;
+        if (have >= 2) {
+            need = 2 + ((std::size_t{receive_buffer_[received_begin_]} << 8) | receive_buffer_[received_begin_ + 1]);
+            if (have >= need) break;
+        }
+        co_await fill_receive_buffer(need);
+    }
+    const auto message = std::span(receive_buffer_).subspan(received_begin_ + 2, need - 2);
+    received_begin_ += need;
+    if (message.size() < 1 + noise::tag_len) fail("transport message too short");
+    std::span<std::uint8_t> plain;
     try {
-        plain = receive_.decrypt({}, *message);
+        plain = receive_.decrypt_in_place({}, message);
     } catch (const noise::Error& e) {
         fail(std::string("transport message failed authentication: ") + e.what());
     }
     switch (plain[0]) {
     case record_data:
-        pending_ = std::move(plain);
+        // A view into the receive buffer: it stays put until the next
+        // read_record(), which receive() calls only once it is all fed.
+        pending_ = plain;
         pending_offset_ = 1;
         break;
     case record_close:
@@ -275,7 +327,7 @@ awaitable<std::optional<proto::Message>> Channel::receive() {
     for (;;) {
         try {
             while (pending_offset_ < pending_.size()) {
-                pending_offset_ += reader_.feed(proto::ByteView(pending_).subspan(pending_offset_));
+                pending_offset_ += reader_.feed(pending_.subspan(pending_offset_));
                 while (auto frame = reader_.next()) {
                     if (auto m = proto::decode_message(frame->type, frame->payload)) co_return std::move(m);
                     spdlog::debug("peer {}: skipping a message of unknown type {}", proto::format_peer_id(remote_),

@@ -115,10 +115,13 @@ private:
     static awaitable<std::unique_ptr<Channel>> handshake(asio::ip::tcp::socket socket, const Identity& me,
                                                          AcceptPeer accept_peer, std::chrono::milliseconds timeout,
                                                          proto::noise::Role role);
-    awaitable<void> write_records(proto::Bytes wire);
+    awaitable<void> write_records(proto::ByteView wire);
     // Reads and decrypts one transport message into pending_ (or sets
     // peer_closed_). Throws ChannelError.
     awaitable<void> read_record();
+    // Reads what the socket has (at least one byte) so that a message of
+    // `need` bytes fits from received_begin_.
+    awaitable<void> fill_receive_buffer(std::size_t need);
     [[noreturn]] void fail(const std::string& why);
     void check_usable() const;
 
@@ -128,7 +131,11 @@ private:
     proto::PublicKey remote_{};
     proto::noise::HandshakeHash handshake_hash_{};
     proto::FrameReader reader_;
-    proto::Bytes pending_;          // decrypted frame bytes not yet fed to reader_
+    proto::Bytes send_buffer_;      // the records of the message being sent
+    proto::Bytes receive_buffer_;   // bytes from the socket; [begin, end) not yet taken
+    std::size_t received_begin_ = 0;
+    std::size_t received_end_ = 0;
+    proto::ByteView pending_;       // decrypted frame bytes not yet fed to reader_ (in receive_buffer_)
     std::size_t pending_offset_ = 0;
     bool peer_closed_ = false;      // the peer's close record arrived
     bool we_closed_ = false;        // close() sent ours

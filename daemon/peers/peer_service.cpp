@@ -52,13 +52,12 @@ void PeerService::status_part(nlohmann::json& status) const {
 
 void PeerService::link_up(const std::shared_ptr<Link>& link) {
     if (manager_.link(link->key()) != link) return; // replaced meanwhile: the current link is the source
-    const auto name = source_name(link->record());
     auto adopt = [this, key = link->key()](const proto::ResultEntry& e, resolver::Result& r) {
         if (adopt_) adopt_(key, e, r);
     };
-    resolver_.remove_source(name);
-    resolver_.add_source({std::make_shared<PeerSource>(link, name, std::move(adopt)), 1.0,
-                          std::chrono::milliseconds(3000)});
+    // Replaces the source of an earlier link of this peer.
+    resolver_.add_source({std::make_shared<PeerSource>(link, link->key(), source_name(link->record()), std::move(adopt)),
+                          1.0, std::chrono::milliseconds(3000)});
     events_.publish(core::events::LinkUp{proto::format_peer_id(link->key()), link->record().name, link->remote_address()});
     if (on_source_added) on_source_added();
 }
@@ -67,7 +66,7 @@ void PeerService::link_down(const std::shared_ptr<Link>& link) {
     // A link replaced by a newer one (both sides dialled at once) must not
     // take the newer one's source with it.
     if (auto current = manager_.link(link->key()); current && current != link) return;
-    resolver_.remove_source(source_name(link->record()));
+    resolver_.remove_source(source_key(link->key()));
     events_.publish(core::events::LinkDown{proto::format_peer_id(link->key()), link->record().name});
 }
 
@@ -118,7 +117,6 @@ PeerRecord PeerService::record_of(const http::PeerSpec& spec) const {
 
 nlohmann::json PeerService::add_peer(const http::PeerSpec& spec) {
     auto rec = record_of(spec);
-    if (auto old = roster_.find(rec.key); old && old->name != rec.name) resolver_.remove_source(source_name(*old));
     roster_.upsert(rec);
     if (started_) manager_.paired(rec); // else start() dials everyone in the roster
     spdlog::info("paired with {} {} ({})", to_string(rec.role), rec.name, proto::format_peer_id(rec.key));
@@ -132,7 +130,7 @@ bool PeerService::remove_peer(std::string_view peer_id) {
     const auto key = std::get<proto::PublicKey>(parsed);
     const auto rec = roster_.find(key);
     if (!rec || !roster_.remove(key)) return false;
-    resolver_.remove_source(source_name(*rec));
+    resolver_.remove_source(source_key(key));
     if (started_) manager_.unpaired(key);
     spdlog::info("unpaired {} ({})", rec->name, proto::format_peer_id(key));
     events_.publish(core::events::PeerRemoved{proto::format_peer_id(key), rec->name});

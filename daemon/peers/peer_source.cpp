@@ -6,6 +6,8 @@
 
 namespace earshot::peers {
 
+std::string source_key(const proto::PublicKey& key) { return "peer:" + proto::format_peer_id(key); }
+
 awaitable<void> PeerSource::resolve(resolver::Query q, resolver::Emit emit, std::stop_token stop) {
     auto link = link_.lock();
     if (!link || !link->ready()) throw std::runtime_error("offline");

@@ -12,6 +12,10 @@
 
 namespace earshot::peers {
 
+// The resolver knows a peer's source by its key, not its name: two friends
+// may both call themselves "laptop", and a peer may be renamed.
+std::string source_key(const proto::PublicKey&);
+
 class PeerSource final : public resolver::Source {
 public:
     // Translates a peer's entry into a result of ours: the recording id (the
@@ -19,13 +23,15 @@ public:
     // remember about remote content (size and type, for streaming it later).
     using Adopt = std::function<void(const proto::ResultEntry&, resolver::Result&)>;
 
-    PeerSource(std::weak_ptr<Link> link, std::string name, Adopt adopt)
-        : link_(std::move(link)), name_(std::move(name)), adopt_(std::move(adopt)) {}
+    PeerSource(std::weak_ptr<Link> link, const proto::PublicKey& key, std::string name, Adopt adopt)
+        : link_(std::move(link)), key_(source_key(key)), name_(std::move(name)), adopt_(std::move(adopt)) {}
     std::string name() const override { return name_; }
+    std::string key() const override { return key_; }
     awaitable<void> resolve(resolver::Query q, resolver::Emit emit, std::stop_token stop) override;
 
 private:
     std::weak_ptr<Link> link_;
+    std::string key_;
     std::string name_;
     Adopt adopt_;
 };

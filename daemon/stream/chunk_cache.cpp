@@ -31,8 +31,10 @@ std::uint64_t chunk_length(std::uint64_t size, std::uint64_t chunk) {
 
 off_t chunk_offset(std::uint64_t chunk) { return static_cast<off_t>(chunk * proto::chunk_size); }
 
-// Files are opened per operation: a cache that has seen thousands of
-// contents must not hold thousands of descriptors.
+// A stream touches its content's files for every chunk, so the descriptors
+// of the few contents used last stay open; a cache that has seen thousands
+// of contents must not hold thousands of descriptors.
+constexpr std::size_t open_contents = 8;
 using core::Fd;
 using core::read_at;
 using core::write_at;
@@ -60,6 +62,10 @@ struct ChunkCache::Entry {
     std::uint64_t held_bytes = 0; // their bytes
     bool pinned = false;
     nlohmann::json meta = nlohmann::json::object();
+    // Open while this content is among the `open_contents` used last. Shared,
+    // so a read or write running outside the lock keeps its descriptor.
+    std::shared_ptr<const Fd> data_fd, used_fd;
+    std::uint64_t opened_use = 0; // when they were last handed out
 
     bool has_layer() const { return !leaves.empty(); }
     std::filesystem::path data() const { return dir / "data"; }
@@ -257,8 +263,8 @@ void ChunkCache::touch(const proto::Hash& content, Entry& e, std::uint64_t chunk
     // makes the chunk look older than it is.
     proto::ByteWriter w;
     w.u64le(e.stamps[chunk]);
-    Fd fd(e.used(), O_WRONLY | O_CREAT);
-    if (!fd || !write_at(fd.get(), w.bytes(), static_cast<off_t>(chunk * stamp_bytes)))
+    const auto fd = files(e).second;
+    if (!*fd || !write_at(fd->get(), w.bytes(), static_cast<off_t>(chunk * stamp_bytes)))
         spdlog::debug("chunk cache: cannot record use of chunk {} in {}: {}", chunk, e.used().string(),
                       std::strerror(errno));
 }
@@ -267,30 +273,67 @@ void ChunkCache::put(const proto::Hash& content, std::uint64_t chunk, proto::Byt
     // Hashed outside the lock, so chunks arriving together verify in parallel.
     if (proto::leaf_hash(data) != expected_leaf(content, chunk, data.size()))
         throw std::invalid_argument("chunk cache: chunk does not match its leaf");
-    std::lock_guard lock(mutex_);
-    auto* e = find(content); // a layer, once known, stays until the entry goes
-    if (!e || !e->has_layer()) throw std::invalid_argument("chunk cache: no leaf layer for this content");
-    if (e->present[chunk]) {
-        touch(content, *e, chunk);
-        return;
-    }
+    const Entry* writing = nullptr;
+    std::shared_ptr<const Fd> fd;
     {
-        Fd fd(e->data(), O_RDWR | O_CREAT);
-        if (!fd || !write_at(fd.get(), data, chunk_offset(chunk))) {
-            // A full disk loses a cache entry, never a byte a player gets.
-            spdlog::warn("chunk cache: cannot write {}: {}", e->data().string(), std::strerror(errno));
-            if (fd)
-                ::fallocate(fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, chunk_offset(chunk),
-                            static_cast<off_t>(data.size()));
+        std::lock_guard lock(mutex_);
+        auto* e = find(content); // a layer, once known, stays until the entry goes
+        if (!e || !e->has_layer()) throw std::invalid_argument("chunk cache: no leaf layer for this content");
+        if (e->present[chunk]) {
+            touch(content, *e, chunk);
             return;
         }
+        writing = e;
+        fd = files(*e).first;
     }
-    e->present[chunk] = true;
-    ++e->held;
-    e->held_bytes += data.size();
-    (e->pinned ? pinned_bytes_ : unpinned_bytes_) += data.size();
+    // Written outside the lock too: other streams' chunks, and readers, need
+    // not wait for this one's page-cache copy.
+    const bool written = *fd && write_at(fd->get(), data, chunk_offset(chunk));
+    const int write_errno = errno;
+    std::lock_guard lock(mutex_);
+    auto* e = find(content);
+    // Unpinned and dropped meanwhile: the bytes went to a file that is gone.
+    if (e != writing) return;
+    if (!written) {
+        // A full disk loses a cache entry, never a byte a player gets.
+        spdlog::warn("chunk cache: cannot write {}: {}", e->data().string(), std::strerror(write_errno));
+        if (*fd && !e->present[chunk])
+            ::fallocate(fd->get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, chunk_offset(chunk),
+                        static_cast<off_t>(data.size()));
+        return;
+    }
+    if (!e->present[chunk]) { // else a put of the same chunk got here first
+        e->present[chunk] = true;
+        ++e->held;
+        e->held_bytes += data.size();
+        (e->pinned ? pinned_bytes_ : unpinned_bytes_) += data.size();
+    }
     touch(content, *e, chunk);
     if (!e->pinned) evict(&content, chunk);
+}
+
+std::pair<std::shared_ptr<const Fd>, std::shared_ptr<const Fd>> ChunkCache::files(Entry& e) {
+    e.opened_use = ++opened_uses_;
+    if (!e.data_fd || !e.used_fd) {
+        auto data = std::make_shared<const Fd>(e.data(), O_RDWR | O_CREAT);
+        auto used = std::make_shared<const Fd>(e.used(), O_RDWR | O_CREAT);
+        if (!*data || !*used) return {std::move(data), std::move(used)}; // not kept: the next call tries again
+        e.data_fd = std::move(data);
+        e.used_fd = std::move(used);
+        // Over the bound: close the files of the content used longest ago.
+        std::size_t open = 0;
+        Entry* oldest = nullptr;
+        for (auto& [id, other] : entries_) {
+            if (!other->data_fd) continue;
+            ++open;
+            if (other.get() != &e && (!oldest || other->opened_use < oldest->opened_use)) oldest = other.get();
+        }
+        if (open > open_contents && oldest) {
+            oldest->data_fd.reset();
+            oldest->used_fd.reset();
+        }
+    }
+    return {e.data_fd, e.used_fd};
 }
 
 proto::Hash ChunkCache::expected_leaf(const proto::Hash& content, std::uint64_t chunk, std::size_t length) const {
@@ -305,20 +348,18 @@ proto::Hash ChunkCache::expected_leaf(const proto::Hash& content, std::uint64_t 
 std::optional<proto::Bytes> ChunkCache::get(const proto::Hash& content, std::uint64_t chunk) {
     proto::Bytes data;
     proto::Hash leaf{};
-    bool ok = true;
+    std::shared_ptr<const Fd> fd;
     {
         std::lock_guard lock(mutex_);
         auto* e = find(content);
         if (!e || chunk >= e->present.size() || !e->present[chunk]) return std::nullopt;
         data.resize(chunk_length(e->size, chunk));
         leaf = e->leaves[chunk];
-        if (!data.empty()) {
-            Fd fd(e->data(), O_RDONLY);
-            ok = fd && read_at(fd.get(), data, chunk_offset(chunk));
-        }
+        if (!data.empty()) fd = files(*e).first;
     }
-    // Hashed outside the lock (see put).
-    ok = ok && proto::leaf_hash(data) == leaf;
+    // Read and hashed outside the lock (see put).
+    const bool ok = (data.empty() || (*fd && read_at(fd->get(), data, chunk_offset(chunk)))) &&
+                    proto::leaf_hash(data) == leaf;
     std::lock_guard lock(mutex_);
     auto* e = find(content);
     if (!e || chunk >= e->present.size()) return std::nullopt;
@@ -349,8 +390,8 @@ void ChunkCache::forget(const proto::Hash& content, Entry& e, std::uint64_t chun
     // 0 only for it; nothing to punch then. The hole is what makes the
     // chunk absent after a restart as well.
     if (len == 0) return;
-    Fd fd(e.data(), O_RDWR);
-    if (!fd || ::fallocate(fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, chunk_offset(chunk),
+    const auto fd = files(e).first;
+    if (!*fd || ::fallocate(fd->get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, chunk_offset(chunk),
                            static_cast<off_t>(len)) != 0)
         spdlog::warn("chunk cache: cannot free chunk {} of {}: {}", chunk, e.data().string(), std::strerror(errno));
 }

@@ -37,6 +37,10 @@
 #include <utility>
 #include <vector>
 
+namespace earshot::core {
+class Fd;
+}
+
 namespace earshot::stream {
 
 struct CacheOptions {
@@ -115,6 +119,9 @@ private:
     void forget(const proto::Hash& content, Entry& e, std::uint64_t chunk);
     void evict(const proto::Hash* keep_content, std::uint64_t keep_chunk);
     void save_pin(const Entry& e) const;
+    // The content's data and `used` files, open (kept open for the contents
+    // used last); either may be a failed Fd when the disk refuses.
+    std::pair<std::shared_ptr<const core::Fd>, std::shared_ptr<const core::Fd>> files(Entry& e);
 
     std::filesystem::path dir_;
     CacheOptions options_;
@@ -125,6 +132,7 @@ private:
     std::map<proto::Hash, std::unique_ptr<Entry>> entries_;
     std::set<LruKey> lru_;
     std::uint64_t next_stamp_ = 1;
+    std::uint64_t opened_uses_ = 0;
     std::uint64_t unpinned_bytes_ = 0, pinned_bytes_ = 0;
 };
 

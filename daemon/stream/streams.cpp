@@ -161,16 +161,23 @@ awaitable<nlohmann::json> Streams::pin(resolver::Query q, std::string sid) {
                 continue;
             }
         }
-        cache_->pin(*id, size, meta != remote_.end() ? meta->second.tags : nlohmann::json::object());
+        // pin.json is written and fsynced: on the pool.
+        auto keep = [cache = cache_.get(), id = *id, size,
+                     tags = meta != remote_.end() ? meta->second.tags : nlohmann::json::object()] {
+            cache->pin(id, size, tags);
+        };
+        co_await blocking_.run(std::move(keep));
         start_pin_job(*id);
         pinned.push_back(s);
     }
     co_return nlohmann::json{{"pinned", pinned}, {"skipped", skipped}};
 }
 
-bool Streams::unpin(std::string_view sid) {
+awaitable<bool> Streams::unpin(std::string sid) {
     const auto id = proto::hash_from_hex(sid);
-    return id && cache_->unpin(*id);
+    if (!id) co_return false;
+    auto drop = [cache = cache_.get(), id = *id] { return cache->unpin(id); };
+    co_return co_await blocking_.run(std::move(drop));
 }
 
 void Streams::start_pin_job(const proto::Hash& id) {

@@ -58,7 +58,7 @@ public:
     // http::PinControl
     nlohmann::json pins() const override;
     awaitable<nlohmann::json> pin(resolver::Query q, std::string sid) override;
-    bool unpin(std::string_view sid) override;
+    awaitable<bool> unpin(std::string sid) override;
     // http::StreamSource
     awaitable<std::unique_ptr<http::ByteSource>> open_stream(std::string sid) override;
 

@@ -18,6 +18,9 @@ constexpr std::uint32_t chunks_per_request = 16;   // 1 MiB: long enough to stre
 constexpr std::uint64_t max_window = 256;          // 16 MiB
 // How long a reader parks before it looks again (a hedge may be due sooner).
 constexpr auto reader_poll = 1s;
+// Cached chunks read (and verified) ahead of a reader: enough to keep every
+// pool thread that has a core busy, not so many that a seek wastes much.
+constexpr std::uint64_t cache_read_ahead = 8;
 
 std::string short_hex(const proto::Hash& h) { return proto::to_hex(h).substr(0, 12); }
 } // namespace
@@ -52,7 +55,10 @@ bool Swarm::accept_leaves(const std::shared_ptr<peers::Link>& link) {
     if (!layer) return false;
     leaves_ = layer;
     size_ = layer->size;
-    cache_.put_leaves(id_, layer->size, layer->leaves);
+    // Written on the pool (a file and an fsync), ahead of the chunks that
+    // need it there.
+    layer_unsaved_ = true;
+    start_storing();
     return true;
 }
 
@@ -190,6 +196,10 @@ awaitable<void> Swarm::fetch_run(std::shared_ptr<peers::Link> link, std::uint64_
 void Swarm::queue_store(std::shared_ptr<Run> run, std::uint64_t index, proto::Bytes data) {
     ++run->storing;
     to_store_.push_back(ToStore{std::move(run), index, std::move(data), false});
+    start_storing();
+}
+
+void Swarm::start_storing() {
     if (store_running_) return;
     store_running_ = true;
     asio::co_spawn(ex_, drain_stores(), asio::detached);
@@ -201,13 +211,29 @@ awaitable<void> Swarm::drain_stores() {
     // batch is hashed and written waits for the next one, so the io thread
     // decrypts while a pool thread hashes, without a thread wakeup (two
     // context switches) per 64 KiB.
-    while (!to_store_.empty()) {
+    while (!to_store_.empty() || layer_unsaved_) {
         std::vector<ToStore> batch;
         batch.swap(to_store_);
+        const auto layer = std::exchange(layer_unsaved_, false) ? leaves_ : nullptr;
         // The cache checks length and leaf before it stores a byte: one hash
         // per chunk, and a refusal there blames the peer that sent it.
-        auto job = [this, batch = std::move(batch)]() mutable {
+        auto job = [this, layer, known = leaves_, batch = std::move(batch)]() mutable {
+            bool layer_kept = true;
+            if (layer) {
+                try {
+                    cache_.put_leaves(id_, layer->size, layer->leaves);
+                } catch (const std::exception& e) {
+                    // A disk that refuses the layer costs the cache, not the
+                    // stream: the chunks are checked here instead and handed on.
+                    spdlog::warn("swarm {}: cannot keep the leaf layer in the cache: {}", short_hex(id_), e.what());
+                    layer_kept = false;
+                }
+            }
             for (auto& c : batch) {
+                if (!layer_kept) {
+                    c.stored = c.index < known->leaves.size() && proto::leaf_hash(c.data) == known->leaves[c.index];
+                    continue;
+                }
                 try {
                     cache_.put(id_, c.index, c.data);
                     c.stored = true;
@@ -230,6 +256,29 @@ awaitable<void> Swarm::drain_stores() {
         progress_.notify();
     }
     store_running_ = false;
+}
+
+void Swarm::read_ahead(std::uint64_t index) {
+    if (!leaves_) return;
+    const auto end = std::min<std::uint64_t>(index + cache_read_ahead, leaves_->leaves.size());
+    for (auto i = index; i < end; ++i) {
+        if (fresh_.contains(i) || reading_ahead_.contains(i) || !cache_.has(id_, i)) continue;
+        reading_ahead_.insert(i);
+        asio::co_spawn(ex_, read_ahead_one(i), asio::detached);
+    }
+}
+
+awaitable<void> Swarm::read_ahead_one(std::uint64_t index) {
+    auto self = shared_from_this();
+    std::optional<proto::Bytes> bytes;
+    try {
+        bytes = co_await cached(index);
+    } catch (const std::exception& e) {
+        spdlog::debug("swarm {}: reading chunk {} ahead: {}", short_hex(id_), index, e.what());
+    }
+    reading_ahead_.erase(index);
+    if (bytes) remember_fresh(index, std::move(*bytes));
+    progress_.notify();
 }
 
 awaitable<std::optional<proto::Bytes>> Swarm::cached(std::uint64_t index) {
@@ -264,12 +313,18 @@ awaitable<proto::Bytes> Swarm::chunk(std::uint64_t index) {
                 auto bytes = std::move(fresh->second);
                 fresh_.erase(fresh);
                 if (waited) window_ = std::min(window_ * 2, max_window);
+                read_ahead(index + 1);
                 pump(index + 1, window_);
                 co_return bytes;
+            }
+            if (reading_ahead_.contains(index)) {
+                co_await progress_.wait_for(reader_poll);
+                continue;
             }
             auto bytes = co_await cached(index);
             if (bytes) {
                 if (waited) window_ = std::min(window_ * 2, max_window);
+                read_ahead(index + 1);
                 pump(index + 1, window_);
                 co_return std::move(*bytes);
             }

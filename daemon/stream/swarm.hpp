@@ -87,8 +87,13 @@ private:
         bool stored = false;
     };
     void queue_store(std::shared_ptr<Run> run, std::uint64_t index, proto::Bytes data);
+    void start_storing();
     awaitable<void> drain_stores();
     awaitable<std::optional<proto::Bytes>> cached(std::uint64_t index);
+    // Reads the cached chunks after `index` ahead of the reader, several at a
+    // time, so a replay hashes on every core while the io thread sends.
+    void read_ahead(std::uint64_t index);
+    awaitable<void> read_ahead_one(std::uint64_t index);
 
     asio::any_io_executor ex_;
     peers::PeerManager& peers_;
@@ -104,7 +109,9 @@ private:
     // Chunks fetched and verified but not read yet, so a sequential reader
     // gets them without a disk round trip and a second hash.
     std::map<std::uint64_t, proto::Bytes> fresh_;
+    std::set<std::uint64_t> reading_ahead_; // cached chunks being read into fresh_
     std::vector<ToStore> to_store_; // verified and written by drain_stores(), in batches
+    bool layer_unsaved_ = false;    // the layer arrived; drain_stores() writes it before any chunk
     bool store_running_ = false;
     std::uint64_t window_ = 8;
     std::string last_error_;

@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "daemon/core/blocking.hpp"
+#include "tests/support/run_io.hpp"
 
 #include <atomic>
 #include <stdexcept>
@@ -11,19 +12,7 @@
 
 using namespace earshot;
 using namespace std::chrono_literals;
-
-namespace {
-
-// Runs a coroutine on a fresh io_context to completion, rethrowing its error.
-template <class F>
-void run_io(asio::io_context& io, F f) {
-    std::exception_ptr error;
-    asio::co_spawn(io, f(), [&](std::exception_ptr e) { error = e; });
-    io.run();
-    if (error) std::rethrow_exception(error);
-}
-
-} // namespace
+using test::run_io;
 
 BOOST_AUTO_TEST_CASE(jobs_run_on_the_pool_and_resume_on_the_io_thread) {
     asio::io_context io;

@@ -212,8 +212,8 @@ public:
         pinned.push_back(sid);
         co_return nlohmann::json{{"pinned", {sid}}};
     }
-    bool unpin(std::string_view sid) override {
-        return std::erase_if(pinned, [&](const nlohmann::json& p) { return p == sid; }) > 0;
+    awaitable<bool> unpin(std::string sid) override {
+        co_return std::erase_if(pinned, [&](const nlohmann::json& p) { return p == sid; }) > 0;
     }
     std::vector<nlohmann::json> paired, pinned;
     resolver::Resolver& resolver() override { return resolver_; }

@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE noise
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+
 #include "proto/noise.hpp"
 
 #include <sodium.h>
@@ -373,6 +375,45 @@ BOOST_AUTO_TEST_CASE(oversized_messages_are_rejected) {
     auto resp2 = Handshake::responder(bob, prologue);
     resp2.read_message(Handshake::initiator(alice, prologue).write_message({}));
     BOOST_CHECK_THROW(resp2.write_message(Bytes(max_message_len - 32 - 48 - 16, 0)), HandshakeError);
+}
+
+// The channel encrypts and decrypts where the bytes lie; it must produce
+// exactly what the copying calls do (so the Cacophony vector holds for it
+// too) and refuse the same things, leaving a tampered message unread.
+BOOST_AUTO_TEST_CASE(in_place_transport_matches_the_copying_calls) {
+    Key k;
+    k.fill(9);
+    CipherState copying(k), in_place(k), reader(k), in_place_reader(k);
+    for (const std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{4096}, max_transport_plaintext}) {
+        Bytes plain(n);
+        for (std::size_t i = 0; i < n; ++i) plain[i] = static_cast<std::uint8_t>(i * 31 + 7);
+        const auto sealed = copying.encrypt(text("ad"), plain);
+        Bytes buf(n + tag_len, 0xee);
+        std::copy(plain.begin(), plain.end(), buf.begin());
+        in_place.encrypt_in_place(text("ad"), buf);
+        BOOST_TEST(buf == sealed, "plaintext of " << n << " bytes");
+        BOOST_TEST(reader.decrypt(text("ad"), buf) == plain);
+        const auto opened = in_place_reader.decrypt_in_place(text("ad"), buf);
+        BOOST_TEST(opened.data() == buf.data());
+        BOOST_TEST(Bytes(opened.begin(), opened.end()) == plain);
+    }
+    // A flipped bit: refused, no plaintext left in the buffer, and the nonce
+    // unchanged, so the genuine message still opens.
+    auto sealed = copying.encrypt({}, text("genuine"));
+    auto tampered = sealed;
+    tampered[2] ^= 1;
+    BOOST_CHECK_THROW(in_place_reader.decrypt_in_place({}, tampered), CipherError);
+    BOOST_TEST(std::all_of(tampered.begin(), tampered.end() - tag_len, [](std::uint8_t b) { return b == 0; }));
+    const auto opened = in_place_reader.decrypt_in_place({}, sealed);
+    BOOST_TEST(Bytes(opened.begin(), opened.end()) == text("genuine"));
+    Bytes too_big(max_message_len + 1, 0);
+    BOOST_CHECK_THROW(in_place.encrypt_in_place({}, too_big), CipherError);
+    BOOST_CHECK_THROW(in_place_reader.decrypt_in_place({}, too_big), CipherError);
+    Bytes too_short(tag_len - 1, 0);
+    BOOST_CHECK_THROW(in_place_reader.decrypt_in_place({}, too_short), CipherError);
+    CipherState keyless;
+    Bytes buf(tag_len + 1, 0);
+    BOOST_CHECK_THROW(keyless.encrypt_in_place({}, buf), std::logic_error);
 }
 
 BOOST_AUTO_TEST_CASE(cipher_state_nonce_exhaustion_rekey_and_moves) {

@@ -296,7 +296,7 @@ BOOST_AUTO_TEST_CASE(a_peer_that_never_answers_does_not_hold_up_results_and_gets
     auto link = s.client->links().front();
     resolver::Resolver resolver(s.io.get_executor(),
                                 {{std::make_shared<Local>(), 1.0, 1000ms},
-                                 {std::make_shared<peers::PeerSource>(link, "liar", nullptr), 1.0, 30000ms}});
+                                 {std::make_shared<peers::PeerSource>(link, link->key(), "liar", nullptr), 1.0, 30000ms}});
     const auto qid = resolver.start(resolver::Query{"A", "T", "", "", std::nullopt});
     BOOST_TEST_REQUIRE(run_until(s.io, [&] { return s.liar.queries == 1u; }, 5s));
     const auto snap = resolver.snapshot(qid);

@@ -373,6 +373,43 @@ BOOST_AUTO_TEST_CASE(sources_can_be_added_and_removed) {
     });
 }
 
+// Two peers may call themselves the same; each is its own source, known by
+// its key, and adding under a key again replaces that source only.
+namespace {
+// A peer's source: shown by its name, known by its peer's key.
+class KeyedSource : public ScriptedSource {
+public:
+    KeyedSource(std::string key, std::string name, std::string sid)
+        : ScriptedSource(std::move(name), {{0ms, {result(sid, 0.5)}}}), key_(std::move(key)) {}
+    std::string key() const override { return key_; }
+
+private:
+    std::string key_;
+};
+} // namespace
+
+BOOST_AUTO_TEST_CASE(sources_are_kept_by_key_not_by_name) {
+    auto one = std::make_shared<KeyedSource>("peer:one", "laptop", "from-one");
+    auto two = std::make_shared<KeyedSource>("peer:two", "laptop", "from-two");
+    auto two_again = std::make_shared<KeyedSource>("peer:two", "renamed", "from-two-again");
+    run([&](asio::io_context& io) -> awaitable<void> {
+        Resolver r(io.get_executor(), {});
+        r.add_source({one, 1.0, 1000ms});
+        r.add_source({two, 1.0, 1000ms});
+        auto s = co_await r.wait(r.start(query()), 2000ms);
+        BOOST_TEST_REQUIRE(s.has_value());
+        auto got = sids(*s);
+        std::sort(got.begin(), got.end());
+        BOOST_TEST((got == std::vector<std::string>{"from-one", "from-two"}));
+        r.add_source({two_again, 1.0, 1000ms}); // the same peer, linked again under a new name
+        BOOST_TEST(!r.remove_source("laptop"));             // names are not keys
+        BOOST_TEST(r.remove_source("peer:one"));
+        s = co_await r.wait(r.start(query()), 2000ms);
+        BOOST_TEST_REQUIRE(s.has_value());
+        BOOST_TEST((sids(*s) == std::vector<std::string>{"from-two-again"}));
+    });
+}
+
 BOOST_AUTO_TEST_CASE(destroying_the_resolver_wakes_waiters) {
     auto slow = std::make_shared<ScriptedSource>("slow", std::vector<ScriptedSource::Step>{{3000ms, {result("z", 1.0)}}});
     run([&](asio::io_context& io) -> awaitable<void> {
