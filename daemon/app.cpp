@@ -1,5 +1,6 @@
 #include "daemon/app.hpp"
 
+#include "daemon/core/endpoint.hpp"
 #include "daemon/core/private_file.hpp"
 #include "daemon/http/modules.hpp"
 #include "daemon/library/local_source.hpp"
@@ -26,11 +27,6 @@ asio::ip::tcp::endpoint parse_endpoint(std::string_view flag, const std::string&
     const auto addr = asio::ip::make_address(host, ec);
     if (ec) throw std::invalid_argument(std::string(flag) + ": '" + host + "' is not an IP address");
     return {addr, port};
-}
-
-std::string format_endpoint(const asio::ip::tcp::endpoint& ep) {
-    const auto host = ep.address().to_string();
-    return (ep.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(ep.port());
 }
 
 // Off loopback the API needs a token. If none is configured, one is made
@@ -130,7 +126,7 @@ void App::start() {
     library_.start(live); // the catalogue is loaded before the first request can arrive
     if (live) {
         server_->start();
-        spdlog::info("HTTP API on http://{}", format_endpoint(server_->local_endpoint()));
+        spdlog::info("HTTP API on http://{}", core::format_endpoint(server_->local_endpoint()));
         peers_.start();
         streams_.start();
     }

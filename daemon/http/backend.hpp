@@ -81,6 +81,9 @@ public:
     virtual nlohmann::json add_peer(const PeerSpec&) = 0;
     // False for a peer that was not paired.
     virtual bool remove_peer(std::string_view peer_id) = 0;
+    // Once the pairings changed so far are on the disk (the API answers
+    // after it); throws std::system_error if the disk refused them.
+    virtual awaitable<void> saved() = 0;
 };
 
 // Pinned remote tracks.

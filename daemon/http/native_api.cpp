@@ -119,16 +119,20 @@ awaitable<Reply> NativeModule::handle(const Request& req) {
         if (rest.size() == 1 && verb == bhttp::verb::get) co_return json_reply(bhttp::status::ok, peers_.peers());
         if (rest.size() == 1) {
             only(bhttp::verb::post);
+            nlohmann::json added;
             try {
-                co_return json_reply(bhttp::status::ok, peers_.add_peer(peer_spec(req)));
+                added = peers_.add_peer(peer_spec(req));
             } catch (const std::invalid_argument& e) {
                 throw HttpError(bhttp::status::bad_request, e.what());
             }
+            co_await peers_.saved(); // a pairing the user was told of survives a crash
+            co_return json_reply(bhttp::status::ok, std::move(added));
         }
         if (rest.size() == 2 && rest[1] == "remove") {
             only(bhttp::verb::post);
             const auto& id = req.required("peer_id");
             if (!peers_.remove_peer(id)) throw HttpError(bhttp::status::not_found, "not paired: " + id);
+            co_await peers_.saved();
             co_return json_reply(bhttp::status::ok, nlohmann::json{{"removed", id}});
         }
     }

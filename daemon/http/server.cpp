@@ -1,5 +1,6 @@
 #include "daemon/http/server.hpp"
 
+#include "daemon/core/endpoint.hpp"
 #include "daemon/http/modules.hpp"
 #include "daemon/http/router.hpp"
 
@@ -19,6 +20,8 @@
 
 namespace earshot::http {
 
+using core::format_endpoint;
+
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
@@ -34,11 +37,6 @@ bool is_loopback(const asio::ip::address& a) {
     if (a.is_v6() && a.to_v6().is_v4_mapped())
         return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
     return a.is_loopback();
-}
-
-std::string format_endpoint(const tcp::endpoint& ep) {
-    const auto addr = ep.address().to_string();
-    return ep.address().is_v6() ? fmt::format("[{}]:{}", addr, ep.port()) : fmt::format("{}:{}", addr, ep.port());
 }
 
 bool iequals(std::string_view a, std::string_view b) {

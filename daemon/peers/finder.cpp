@@ -1,20 +1,10 @@
 #include "daemon/peers/finder.hpp"
 
+#include "daemon/core/endpoint.hpp"
+
 #include <algorithm>
 
 namespace earshot::peers {
-
-std::string format_endpoint(const asio::ip::tcp::endpoint& ep) {
-    std::string out;
-    const auto host = ep.address().to_string();
-    if (ep.address().is_v6()) {
-        out.append("[").append(host).append("]");
-    } else {
-        out.append(host);
-    }
-    out.append(":").append(std::to_string(ep.port()));
-    return out;
-}
 
 void merge_candidates(std::vector<Candidate>& a, std::span<const Candidate> b) {
     for (const auto& c : b) {
@@ -53,7 +43,7 @@ std::optional<asio::ip::tcp::endpoint> SightingFinder::last(const proto::PublicK
 
 awaitable<std::vector<Candidate>> SightingFinder::find(const PeerRecord& peer) {
     std::vector<Candidate> out;
-    if (auto where = last(peer.key)) out.push_back({format_endpoint(*where), "lan"});
+    if (auto where = last(peer.key)) out.push_back({core::format_endpoint(*where), "lan"});
     co_return out;
 }
 

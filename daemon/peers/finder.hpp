@@ -143,7 +143,4 @@ private:
     std::map<std::string, State, std::less<>> state_;
 };
 
-// "host:port", "[v6]:port".
-std::string format_endpoint(const asio::ip::tcp::endpoint&);
-
 } // namespace earshot::peers

@@ -1,5 +1,7 @@
 #include "daemon/peers/manager.hpp"
 
+#include "daemon/core/endpoint.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <stdexcept>
@@ -61,11 +63,11 @@ void PeerManager::start() {
         acceptor_.bind(options_.listen);
         acceptor_.listen();
     } catch (const boost::system::system_error& e) {
-        throw std::runtime_error("cannot listen for peers on " + format_endpoint(options_.listen) + ": " +
+        throw std::runtime_error("cannot listen for peers on " + core::format_endpoint(options_.listen) + ": " +
                                  e.code().message() + " (another earshotd? choose a port with --listen)");
     }
     running_ = true;
-    spdlog::info("peer port {}, peer id {}", format_endpoint(acceptor_.local_endpoint()), me_.peer_id());
+    spdlog::info("peer port {}, peer id {}", core::format_endpoint(acceptor_.local_endpoint()), me_.peer_id());
     asio::co_spawn(io_, accept_loop(), asio::detached);
     for (const auto& rec : roster_.list()) ensure_dialler(rec.key);
 }
@@ -80,7 +82,7 @@ void PeerManager::stop() {
         d->wake.notify();
     }
     for (auto& [key, link] : links_) link->close("the daemon is stopping");
-    roster_.save();
+    roster_.save_now();
 }
 
 tcp::endpoint PeerManager::local_endpoint() const { return acceptor_.local_endpoint(); }
@@ -151,7 +153,7 @@ awaitable<void> PeerManager::accept_loop() {
 awaitable<void> PeerManager::handle_inbound(tcp::socket socket) {
     boost::system::error_code ec;
     const auto from = socket.remote_endpoint(ec);
-    const auto address = ec ? std::string("?") : format_endpoint(from);
+    const auto address = ec ? std::string("?") : core::format_endpoint(from);
     std::unique_ptr<Channel> channel;
     {
         // Shared, not a member reference: the frame may be destroyed with the

@@ -16,7 +16,7 @@ PeerService::PeerService(asio::io_context& io, const Identity& me, const std::fi
                          Library& library, core::Blocking& blocking, core::EventBus& events,
                          resolver::Resolver& resolver, PeerServiceOptions options, Adopt adopt)
     : io_(io), me_(me), events_(events), resolver_(resolver), options_(std::move(options)), adopt_(std::move(adopt)),
-      roster_(roster_file), manager_(io, me, roster_, library, blocking, options_.manager, finders_) {
+      roster_(roster_file, io.get_executor(), &blocking), manager_(io, me, roster_, library, blocking, options_.manager, finders_) {
     manager_.on_link_up = [this](const std::shared_ptr<Link>& l) { link_up(l); };
     manager_.on_link_down = [this](const std::shared_ptr<Link>& l) { link_down(l); };
 }
@@ -41,6 +41,9 @@ void PeerService::start() {
 void PeerService::stop() {
     if (discovery_) discovery_->stop();
     if (started_) manager_.stop();
+    // The peers' sources look their links up here: none may outlive us in
+    // the resolver, whatever the links' own ends still have to run.
+    for (const auto& rec : roster_.list()) resolver_.remove_source(source_key(rec.key));
 }
 
 void PeerService::status_part(nlohmann::json& status) const {
@@ -56,7 +59,9 @@ void PeerService::link_up(const std::shared_ptr<Link>& link) {
         if (adopt_) adopt_(key, e, r);
     };
     // Replaces the source of an earlier link of this peer.
-    resolver_.add_source({std::make_shared<PeerSource>(link, link->key(), source_name(link->record()), std::move(adopt)),
+    PeerSource::Links links{[this, key = link->key()] { return manager_.link(key); }, &manager_.links_changed()};
+    resolver_.add_source({std::make_shared<PeerSource>(std::move(links), link->key(), source_name(link->record()),
+                                                       std::move(adopt)),
                           1.0, std::chrono::milliseconds(3000)});
     events_.publish(core::events::LinkUp{proto::format_peer_id(link->key()), link->record().name, link->remote_address()});
     if (on_source_added) on_source_added();

@@ -64,6 +64,7 @@ public:
     nlohmann::json peers() const override;
     nlohmann::json add_peer(const http::PeerSpec&) override;
     bool remove_peer(std::string_view peer_id) override;
+    awaitable<void> saved() override { co_await roster_.saved(); }
 
 private:
     void link_up(const std::shared_ptr<Link>&);

@@ -8,9 +8,33 @@ namespace earshot::peers {
 
 std::string source_key(const proto::PublicKey& key) { return "peer:" + proto::format_peer_id(key); }
 
-awaitable<void> PeerSource::resolve(resolver::Query q, resolver::Emit emit, std::stop_token stop) {
-    auto link = link_.lock();
+awaitable<std::shared_ptr<Link>> PeerSource::ready_link() {
+    auto link = links_.current();
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while ((!link || !link->ready()) && links_.changed && std::chrono::steady_clock::now() < give_up) {
+        co_await links_.changed->wait_until(give_up);
+        link = links_.current();
+    }
     if (!link || !link->ready()) throw std::runtime_error("offline");
+    co_return link;
+}
+
+awaitable<void> PeerSource::resolve(resolver::Query q, resolver::Emit emit, std::stop_token stop) {
+    const auto link = co_await ready_link();
+    try {
+        co_await ask(link, q, emit, stop);
+        co_return;
+    } catch (const std::runtime_error&) {
+        // Replaced under the query (both sides dialled at once): ask the new
+        // link, once. A link that simply died has no successor to ask.
+        if (stop.stop_requested() || !links_.changed || links_.current() == link) throw;
+    }
+    const auto next = co_await ready_link();
+    co_await ask(next, std::move(q), emit, stop);
+}
+
+awaitable<void> PeerSource::ask(const std::shared_ptr<Link>& link, resolver::Query q, const resolver::Emit& emit,
+                                std::stop_token stop) {
     const resolver::Query asked = q;
     co_await link->query(
         std::move(q),

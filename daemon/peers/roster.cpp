@@ -62,14 +62,15 @@ PeerRecord record_from_json(const nlohmann::json& j) {
     return p;
 }
 
-Roster::Roster(std::filesystem::path file) : file_(std::move(file)) {
-    std::ifstream in(file_);
+Roster::Roster(std::filesystem::path file, asio::any_io_executor ex, core::Blocking* blocking)
+    : file_(std::move(ex), blocking, std::move(file)) {
+    std::ifstream in(file_.path());
     if (!in) return;
     try {
         const auto doc = nlohmann::json::parse(in);
         for (const auto& entry : doc.at("peers")) peers_.push_back(record_from_json(entry));
     } catch (const std::exception& e) {
-        throw std::runtime_error(file_.string() + " is damaged (" + e.what() +
+        throw std::runtime_error(file_.path().string() + " is damaged (" + e.what() +
                                  "); fix it or move it away to start with no paired peers");
     }
 }
@@ -92,14 +93,14 @@ void Roster::upsert(PeerRecord record) {
         if (record.added_ms == 0) record.added_ms = it->added_ms;
         *it = std::move(record);
     }
-    save();
+    file_.save(document());
 }
 
 bool Roster::remove(const proto::PublicKey& key) {
     const auto before = peers_.size();
     std::erase_if(peers_, [&](const PeerRecord& p) { return p.key == key; });
     if (peers_.size() == before) return false;
-    save();
+    file_.save(document());
     return true;
 }
 
@@ -111,10 +112,10 @@ void Roster::seen(const proto::PublicKey& key, const std::string& address, std::
         }
 }
 
-void Roster::save() const {
+std::string Roster::document() const {
     nlohmann::json doc{{"version", 1}, {"peers", nlohmann::json::array()}};
     for (const auto& p : peers_) doc["peers"].push_back(to_json(p));
-    core::write_private_file(file_, doc.dump(2) + "\n");
+    return doc.dump(2) + "\n";
 }
 
 } // namespace earshot::peers

@@ -1,9 +1,11 @@
 // The peers this daemon is paired with: own devices (same owner, see the
 // whole library) and friends (see only the folders shared with them). Kept
 // in DATA/peers.json (0600), rewritten atomically on every change of
-// pairing; "last seen" figures are saved with the next change or on stop.
+// pairing (on the blocking pool when one is given: core::SavedFile); "last
+// seen" figures are saved with the next change or on stop.
 #pragma once
 
+#include "daemon/core/saved_file.hpp"
 #include "proto/peer_id.hpp"
 
 #include <nlohmann/json.hpp>
@@ -45,19 +47,25 @@ class Roster {
 public:
     // Reads the file if it is there. A damaged file is an error (pairings
     // are never silently forgotten).
-    explicit Roster(std::filesystem::path file);
+    explicit Roster(std::filesystem::path file, asio::any_io_executor ex = {}, core::Blocking* blocking = nullptr);
 
     std::optional<PeerRecord> find(const proto::PublicKey&) const;
     const std::vector<PeerRecord>& list() const { return peers_; }
     // Adds or replaces (same key) and saves.
     void upsert(PeerRecord);
     bool remove(const proto::PublicKey&);
-    // Link activity; kept in memory until the next save().
+    // Link activity; kept in memory until the next save.
     void seen(const proto::PublicKey&, const std::string& address, std::int64_t unix_ms);
-    void save() const;
+    // Once every change so far is on the disk; throws std::system_error if
+    // the disk refused it.
+    awaitable<void> saved() { co_await file_.saved(); }
+    // At shutdown: writes the last-seen figures at once.
+    void save_now() { file_.save_now(document()); }
 
 private:
-    std::filesystem::path file_;
+    std::string document() const;
+
+    core::SavedFile file_;
     std::vector<PeerRecord> peers_;
 };
 

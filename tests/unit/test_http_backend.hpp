@@ -204,6 +204,7 @@ public:
         paired.push_back(p);
         return p;
     }
+    awaitable<void> saved() override { co_return; }
     bool remove_peer(std::string_view peer_id) override {
         return std::erase_if(paired, [&](const nlohmann::json& p) { return p["peer_id"] == peer_id; }) > 0;
     }

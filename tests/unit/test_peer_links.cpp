@@ -331,6 +331,38 @@ void run_for(asio::io_context& io, std::chrono::milliseconds d) {
 
 } // namespace
 
+// Both sides dialling at once replace one link with another; a query that
+// meets the gap waits for the new link instead of reporting the peer offline.
+// Beside it, a peer with no link at all is reported offline within a second.
+BOOST_AUTO_TEST_CASE(a_peer_source_waits_for_the_link_that_replaces_its_old_one) {
+    Setup s;
+    s.start(true);
+    const auto honest_link = s.client->link(s.honest_id.public_key());
+    BOOST_TEST_REQUIRE(honest_link);
+    std::shared_ptr<peers::Link> current; // between links
+    core::Event changed(s.io.get_executor());
+    const auto key = s.honest_id.public_key();
+    auto waiting = std::make_shared<peers::PeerSource>(peers::PeerSource::Links{[&] { return current; }, &changed},
+                                                       key, "honest", nullptr);
+    auto gone = std::make_shared<peers::PeerSource>(
+        peers::PeerSource::Links{[] { return std::shared_ptr<peers::Link>(); }, &changed}, s.liar_id.public_key(),
+        "gone", nullptr);
+    resolver::Resolver resolver(s.io.get_executor(), {{waiting, 1.0, 5000ms}, {gone, 1.0, 5000ms}});
+    const auto started = std::chrono::steady_clock::now();
+    const auto qid = resolver.start(resolver::Query{"A", "T", "", "", std::nullopt});
+    run_for(s.io, 300ms);
+    BOOST_TEST(!resolver.snapshot(qid)->finished);
+    current = honest_link; // the new link is up
+    changed.notify();
+    BOOST_TEST_REQUIRE(run_until(s.io, [&] { return resolver.snapshot(qid)->finished; }, 5s));
+    const auto snap = resolver.snapshot(qid);
+    BOOST_TEST_REQUIRE(snap->errors.size() == 1u); // only the peer with no link
+    BOOST_TEST(snap->errors[0].find("gone") != std::string::npos, snap->errors[0]);
+    BOOST_TEST(snap->errors[0].find("offline") != std::string::npos, snap->errors[0]);
+    BOOST_TEST(seconds_since(started) < 3.0);
+}
+
+
 BOOST_AUTO_TEST_CASE(a_silent_claimer_costs_the_stream_seconds_and_the_honest_peer_supplies_it) {
     Setup s(Behaviour::silent);
     s.start(true);
