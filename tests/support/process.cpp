@@ -228,7 +228,11 @@ unsigned short free_port() {
     for (int attempt = 0; attempt < 1000; ++attempt) {
         const unsigned short port = unbound_port();
         const auto file = dir / std::to_string(port);
-        const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        // Read-only, and created only when missing: another user's claim
+        // file in this sticky folder opens for reading (O_CREAT on it would
+        // fail where fs.protected_regular is set), and flock needs no more.
+        int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT) fd = ::open(file.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) throw std::runtime_error("cannot open " + file.string() + ": " + std::strerror(errno));
         // Another OFD, even from this process, conflicts: a port goes out once.
         if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
