@@ -41,6 +41,12 @@ void pair(test::Daemon& from, test::Daemon& to, const std::string& role, const s
     BOOST_TEST_REQUIRE(r.ok(), r.body);
 }
 
+// The server's own word that it refused `who` inside the handshake.
+bool refused_by(test::Daemon& server, test::Daemon& who) {
+    const auto needle = "refused: peer " + peer_id(who) + " is not paired";
+    return eventually([&] { return server.process().log_text().find(needle) != std::string::npos; }, 20s);
+}
+
 bool online(test::Daemon& d, const std::string& name) {
     const auto body = d.api().get_json("/api/v1/peers");
     for (const auto& p : body["peers"])
@@ -144,10 +150,9 @@ BOOST_AUTO_TEST_CASE(a_link_needs_both_sides_to_pair) {
     pair(*c.laptop, *c.server, "device", "server");
     // The server has not added the laptop: its handshake refuses it, and the
     // laptop learns nothing from the server.
-    std::this_thread::sleep_for(3s);
+    BOOST_TEST_REQUIRE(refused_by(*c.server, *c.laptop));
     BOOST_TEST(!online(*c.laptop, "server"));
     BOOST_TEST(search(*c.laptop, "Aurora Lane", "Glass Harbor")["results"].empty());
-    BOOST_TEST(c.server->process().log_text().find("is not paired") != std::string::npos);
 
     pair(*c.server, *c.laptop, "device", "laptop");
     BOOST_TEST(eventually([&] { return online(*c.laptop, "server") && online(*c.server, "laptop"); }));
@@ -229,10 +234,35 @@ BOOST_AUTO_TEST_CASE(encodings_of_one_recording_on_different_peers_share_its_rec
     BOOST_TEST_REQUIRE(recording_by_source.size() == 3u, body.dump());
     BOOST_TEST(recording_by_source["server"] == recording_by_source["laptop"]);
     BOOST_TEST(recording_by_source["friend"] == recording_by_source["laptop"]);
-    // Tracks without a shared id keep the peer's own, apart from ours.
-    const auto home = search(*c.laptop, "Local Band", "Home Song")["results"][0]["recording"].get<std::string>();
-    const auto solo = search(*c.laptop, "Only Server", "Solo Piece")["results"][0]["recording"].get<std::string>();
+    // Tracks without a shared id keep the peer's own id, marked as that
+    // peer's (its first 7 id characters), so two peers' private ids never
+    // merge: compared with what each daemon says of its own track.
+    const auto own_recording = [&](test::Daemon& d, const std::string& artist, const std::string& track) {
+        const auto found = search(d, artist, track); // (kept: a range-for does not extend a temporary's life)
+        for (const auto& r : found["results"])
+            if (r["source"] == d.status()["name"] && r["score"].get<double>() >= 0.99) return r["recording"].get<std::string>();
+        return std::string();
+    };
+    const auto seen_from_laptop = [&](const std::string& artist, const std::string& track, const std::string& source) {
+        const auto found = search(*c.laptop, artist, track);
+        for (const auto& r : found["results"])
+            if (r["source"] == source && r["score"].get<double>() >= 0.99) return r["recording"].get<std::string>();
+        return std::string();
+    };
+    const auto solo_on_server = own_recording(*c.server, "Only Server", "Solo Piece");
+    const auto song_on_friend = own_recording(*c.friend_, "Friend Artist", "Friend Song");
+    const auto home = own_recording(*c.laptop, "Local Band", "Home Song");
+    BOOST_TEST_REQUIRE(!solo_on_server.empty());
+    BOOST_TEST_REQUIRE(!song_on_friend.empty());
+    BOOST_TEST_REQUIRE(!home.empty());
+    const auto solo = seen_from_laptop("Only Server", "Solo Piece", "server");
+    const auto friend_song = seen_from_laptop("Friend Artist", "Friend Song", "friend");
+    BOOST_TEST(solo == peer_id(*c.server).substr(0, 7) + ":" + solo_on_server);
+    BOOST_TEST(friend_song == peer_id(*c.friend_).substr(0, 7) + ":" + song_on_friend);
     BOOST_TEST(home != solo);
+    BOOST_TEST(friend_song != solo);
+    // And the recording shared by MusicBrainz id is the laptop's own one.
+    BOOST_TEST(recording_by_source["laptop"] == own_recording(*c.laptop, "Take Artist", "Alternate Take"));
 }
 
 BOOST_AUTO_TEST_CASE(friends_see_only_what_is_shared_and_strangers_nothing) {
@@ -249,13 +279,27 @@ BOOST_AUTO_TEST_CASE(friends_see_only_what_is_shared_and_strangers_nothing) {
     BOOST_TEST(c.friend_->api().get("/sid/" + hidden_sid).status == 404u);
     BOOST_TEST(c.friend_->api().get("/sid/" + solo_sid).body == read_file(c.solo));
 
-    // A stranger who pairs one-sidedly gets nothing: no link, no results, no bytes.
+    // A stranger who pairs one-sidedly (claiming to be the server's own
+    // device, with the server's real peer address) dials the server, and the
+    // server refuses it in the handshake: no link on either side, no
+    // results, no bytes, while the honest friend, asking the same things at
+    // the same time, has all three.
     test::Daemon stranger(c.tmp / "stranger", {"--name", "stranger"});
+    const auto server_events = c.server->last_event_id();
     pair(stranger, *c.server, "device", "server");
-    std::this_thread::sleep_for(3s);
+    BOOST_TEST_REQUIRE(refused_by(*c.server, stranger));
     BOOST_TEST(!online(stranger, "server"));
+    const auto server_peers = c.server->api().get_json("/api/v1/peers");
+    for (const auto& p : server_peers["peers"]) BOOST_TEST(p["peer_id"] != peer_id(stranger));
+    for (const auto& e : c.server->events(server_events))
+        BOOST_TEST((e.kind != "link_up" || e.data["peer_id"] != peer_id(stranger)), e.data.dump());
     BOOST_TEST(search(stranger, "Only Server", "Solo Piece")["results"].empty());
+    BOOST_TEST(result_for(search(*c.friend_, "Only Server", "Solo Piece"), solo_sid).has_value());
+    // Knowing the sid is no way in: the stranger's daemon has no source for it.
     BOOST_TEST(stranger.api().get("/sid/" + solo_sid).status == 404u);
+    BOOST_TEST(c.friend_->api().get("/sid/" + solo_sid).body == read_file(c.solo));
+    // It keeps trying and keeps being refused; the server is none the worse.
+    BOOST_TEST(online(*c.server, "friend"));
 }
 
 BOOST_AUTO_TEST_CASE(remote_streams_are_byte_exact_with_range_and_seek) {
@@ -447,4 +491,175 @@ BOOST_AUTO_TEST_CASE(an_artist_name_with_commas_crosses_the_wire_whole) {
     BOOST_TEST(r["artist"] == "Crosby, Stills, Nash & Young");
     // Scored by the laptop against one artist, not "Crosby" + "Stills" + "Nash & Young".
     BOOST_TEST(r["score"].get<double>() >= 0.99, r.dump());
+}
+
+namespace {
+
+test::ProgramOutput cli(test::Daemon& d, std::vector<std::string> args) {
+    args.insert(args.begin(), {test::earshot_cli_path(), "--api", d.url()});
+    return test::run_program(args);
+}
+
+// A result from `source` that matches exactly, if the search found one.
+std::optional<json> exact_from(const json& body, const std::string& source) {
+    for (const auto& r : body["results"])
+        if (r["source"] == source && r["score"].get<double>() >= 0.99) return r;
+    return std::nullopt;
+}
+
+json peer_entry(test::Daemon& d, const std::string& name) {
+    const auto body = d.api().get_json("/api/v1/peers");
+    for (const auto& p : body["peers"])
+        if (p["name"] == name) return p;
+    return json();
+}
+
+} // namespace
+
+// The README's friends section through the CLI: `friend add --share` on
+// one side, `friend add` without --share (everything) on the other, `friend
+// list`, `friend remove`. The friend sees the shared folder only.
+BOOST_AUTO_TEST_CASE(friend_cli_shares_one_folder_lists_and_removes) {
+    test::TempDir tmp("earshot-friend-cli");
+    const auto home_lib = tmp / "home-music", alice_lib = tmp / "alice-music";
+    test::make_audio(home_lib / "shared" / "open.mp3", {.artist = "Open Artist", .title = "Open Song", .seed = 21, .seconds = 5});
+    test::make_audio(home_lib / "private" / "closed.mp3", {.artist = "Closed Artist", .title = "Closed Song", .seed = 22, .seconds = 5});
+    test::make_audio(alice_lib / "alice.ogg", {.artist = "Alice Artist", .title = "Alice Song", .seed = 23, .seconds = 5});
+    test::Daemon home(tmp / "home", {"--library", home_lib.string(), "--name", "home"});
+    test::Daemon alice(tmp / "alice", {"--library", alice_lib.string(), "--name", "alice"});
+    home.wait_scan_idle();
+    alice.wait_scan_idle();
+    BOOST_TEST_REQUIRE(exact_from(search(home, "Closed Artist", "Closed Song"), "home").has_value());
+
+    auto out = cli(home, {"friend", "add", peer_id(alice), "--name", "alice", "--address", alice.peer_address(), "--share",
+                          (home_lib / "shared").string()});
+    BOOST_TEST_REQUIRE(out.exit_code == 0, out.err);
+    out = cli(alice, {"friend", "add", peer_id(home), "--name", "home", "--address", home.peer_address()});
+    BOOST_TEST_REQUIRE(out.exit_code == 0, out.err);
+    BOOST_TEST_REQUIRE(eventually([&] { return online(home, "alice") && online(alice, "home"); }));
+
+    // Alice finds the shared folder's song, not the private one's.
+    // (Waited for: under load, a search sent just after both ends report the
+    // link online has come back without home's answer; not diagnosed yet,
+    // possibly the two links dialled at once being settled.)
+    std::optional<json> open;
+    const bool found_open = eventually([&] { return (open = exact_from(search(alice, "Open Artist", "Open Song"), "home")).has_value(); }, 20s);
+    BOOST_TEST_REQUIRE(found_open, "ALICE'S LOG\n" << alice.process().log_text());
+    BOOST_TEST(!exact_from(search(alice, "Closed Artist", "Closed Song"), "home").has_value());
+    BOOST_TEST((alice.api().get("/sid/" + (*open)["sid"].get<std::string>()).body == read_file(home_lib / "shared" / "open.mp3")));
+    // Added without --share, Alice shares everything with home.
+    BOOST_TEST(exact_from(search(home, "Alice Artist", "Alice Song"), "alice").has_value());
+
+    // friend list: the JSON names the shared folder; the table says online.
+    out = cli(home, {"friend", "list", "--json"});
+    BOOST_TEST_REQUIRE(out.exit_code == 0, out.err);
+    const auto listed = json::parse(out.out);
+    BOOST_TEST_REQUIRE(listed.size() == 1u, out.out);
+    BOOST_TEST(listed[0]["name"] == "alice");
+    BOOST_TEST(listed[0]["role"] == "friend");
+    BOOST_TEST(listed[0]["online"] == true);
+    BOOST_TEST((listed[0]["shared"] == json::array({(home_lib / "shared").string()})), out.out);
+    out = cli(home, {"friend", "list"});
+    BOOST_TEST(out.out.find("alice") != std::string::npos, out.out);
+    BOOST_TEST(out.out.find("online") != std::string::npos, out.out);
+    BOOST_TEST(out.out.find("everything") == std::string::npos, out.out); // a folder, not all
+    // Devices are another list.
+    BOOST_TEST(json::parse(cli(home, {"device", "list", "--json"}).out).empty());
+
+    // friend remove: the link drops at once on both ends and Alice finds nothing of home's.
+    out = cli(home, {"friend", "remove", peer_id(alice)});
+    BOOST_TEST(out.exit_code == 0, out.err);
+    BOOST_TEST(eventually([&] { return !online(alice, "home") && !online(home, "alice"); }));
+    BOOST_TEST(!exact_from(search(alice, "Open Artist", "Open Song"), "home").has_value());
+    BOOST_TEST(json::parse(cli(home, {"friend", "list", "--json"}).out).empty());
+    BOOST_TEST(cli(home, {"friend", "remove", peer_id(alice)}).exit_code == 3); // not paired any more: nothing found
+}
+
+// "The same file held by both ... streams from both at once": one stream,
+// both holders asked for chunks, the bytes exact.
+BOOST_AUTO_TEST_CASE(one_track_streams_from_two_holders_at_once) {
+    Cluster c;
+    c.pair_all();
+    const auto sid = sid_of_file(*c.server, "Marathon", "Long Song");
+    const auto original = read_file(c.long_track);
+    const auto found = result_for(search(*c.laptop, "Marathon", "Long Song"), sid);
+    BOOST_TEST_REQUIRE(found.has_value());
+    BOOST_TEST_REQUIRE((sources_of(*found) == std::vector<std::string>{"friend", "server"}));
+    const auto fetched = [&](const std::string& name) {
+        const auto p = peer_entry(*c.laptop, name);
+        BOOST_TEST_REQUIRE(p.contains("bytes_fetched"), p.dump());
+        return p["bytes_fetched"].get<std::uint64_t>();
+    };
+    const auto server_before = fetched("server"), friend_before = fetched("friend");
+
+    const auto got = c.laptop->api().get("/sid/" + sid);
+    BOOST_TEST(got.status == 200u);
+    BOOST_TEST((got.body == original));
+    const auto from_server = fetched("server") - server_before, from_friend = fetched("friend") - friend_before;
+    BOOST_TEST_MESSAGE("from server " << from_server << " bytes, from friend " << from_friend);
+    BOOST_TEST(from_server > 0u);
+    BOOST_TEST(from_friend > 0u);
+    BOOST_TEST(from_server + from_friend >= original.size());
+}
+
+namespace {
+
+// Disk really used under `dir` (allocated blocks: the cache punches holes).
+std::uintmax_t allocated_bytes(const fs::path& dir) {
+    std::uintmax_t total = 0;
+    std::error_code ec; // entries may go while we look (eviction)
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        struct stat st {};
+        if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) total += static_cast<std::uintmax_t>(st.st_blocks) * 512;
+    }
+    return total;
+}
+
+} // namespace
+
+// --cache-size: streaming more than the bound keeps the cache within it
+// (least recently used chunks go), and what was streamed last replays from
+// the cache with its holder offline.
+BOOST_AUTO_TEST_CASE(the_cache_stays_within_cache_size) {
+    test::TempDir tmp("earshot-cache-size");
+    const auto home_lib = tmp / "home-music";
+    fs::create_directories(home_lib);
+    // Four 12 MiB WAV files of noise (nothing compresses): 48 MiB > the 32 MiB bound.
+    const int parts = 4;
+    for (int i = 1; i <= parts; ++i)
+        test::run_ffmpeg({"-f", "lavfi", "-i", "anoisesrc=d=71:c=white:r=44100:a=0.3:seed=" + std::to_string(i), "-ac", "2",
+                          "-c:a", "pcm_s16le", "-fflags", "+bitexact", "-flags", "+bitexact",
+                          (home_lib / ("Noise - Part " + std::to_string(i) + ".wav")).string()});
+    const std::uint64_t bound = 32ull << 20; // the smallest --cache-size the daemon takes
+    test::Daemon home(tmp / "home", {"--library", home_lib.string(), "--name", "home"});
+    test::Daemon laptop(tmp / "laptop", {"--name", "laptop", "--cache-size", "32"});
+    home.wait_scan_idle();
+    pair(laptop, home, "device", "home");
+    pair(home, laptop, "device", "laptop");
+    BOOST_TEST_REQUIRE(eventually([&] { return online(laptop, "home"); }));
+
+    std::uint64_t streamed = 0;
+    std::string last_sid, last_bytes;
+    for (int i = 1; i <= parts; ++i) {
+        const auto r = exact_from(search(laptop, "Noise", "Part " + std::to_string(i)), "home");
+        BOOST_TEST_REQUIRE(r.has_value());
+        last_sid = (*r)["sid"].get<std::string>();
+        const auto got = laptop.api().get("/sid/" + last_sid);
+        last_bytes = read_file(home_lib / ("Noise - Part " + std::to_string(i) + ".wav"));
+        BOOST_TEST_REQUIRE((got.body == last_bytes));
+        streamed += got.body.size();
+    }
+    BOOST_TEST_REQUIRE(streamed > bound + (8ull << 20));
+    const auto cache = laptop.data() / "cache";
+    // At most one chunk (64 KiB) over the bound, plus each content's small
+    // bookkeeping files.
+    const std::uint64_t slack = (64u << 10) + parts * (64u << 10);
+    BOOST_TEST(eventually([&] { return allocated_bytes(cache) <= bound + slack; }, 10s),
+               allocated_bytes(cache) << " bytes in the cache after streaming " << streamed);
+    BOOST_TEST_MESSAGE("cache: " << allocated_bytes(cache) << " bytes on disk after streaming " << streamed);
+    // It does cache, up to its bound: not within it by keeping nothing.
+    BOOST_TEST(allocated_bytes(cache) > bound / 2);
+    home.stop();
+    BOOST_TEST_REQUIRE(eventually([&] { return !online(laptop, "home"); }));
+    BOOST_TEST((laptop.api().get("/sid/" + last_sid).body == last_bytes));
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <cstdlib>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -65,6 +66,37 @@ nlohmann::json Daemon::wait_scan_idle(std::chrono::seconds timeout) {
         if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("scan did not finish: " + s.dump());
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
+}
+
+std::vector<Event> parse_events(const std::string& body) {
+    std::vector<Event> out;
+    Event cur;
+    std::istringstream in(body);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty()) {
+            if (!cur.kind.empty()) out.push_back(cur);
+            cur = {};
+        } else if (line.rfind("id: ", 0) == 0) {
+            cur.id = std::stoull(line.substr(4));
+        } else if (line.rfind("event: ", 0) == 0) {
+            cur.kind = line.substr(7);
+        } else if (line.rfind("data: ", 0) == 0) {
+            cur.data = nlohmann::json::parse(line.substr(6));
+        }
+    }
+    return out;
+}
+
+std::vector<Event> Daemon::events(std::uint64_t since) {
+    const auto r = api_->get("/api/v1/events?timeout=0&since=" + std::to_string(since));
+    if (r.status != 200) throw std::runtime_error("GET /api/v1/events: " + std::to_string(r.status) + " " + r.body);
+    return parse_events(r.body);
+}
+
+std::uint64_t Daemon::last_event_id() {
+    const auto held = events(0);
+    return held.empty() ? 0 : held.back().id;
 }
 
 void Daemon::kill9_and_restart() {

@@ -7,10 +7,21 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
 namespace earshot::test {
+
+// One Server-Sent Event of GET /api/v1/events.
+struct Event {
+    std::uint64_t id = 0;
+    std::string kind;
+    nlohmann::json data;
+};
+// A text/event-stream body as EventSource reads it (one data line per event here).
+std::vector<Event> parse_events(const std::string& body);
 
 // A real earshotd process ($EARSHOTD, set by CTest) on a free loopback port
 // with its own data folder; stopped with SIGTERM when destroyed.
@@ -32,6 +43,22 @@ public:
     void wait_ready(std::chrono::seconds timeout = std::chrono::seconds(30));
     // Waits until a scan has completed and none is running.
     nlohmann::json wait_scan_idle(std::chrono::seconds timeout = std::chrono::seconds(120));
+    // The events the daemon holds after `since` (GET /api/v1/events?timeout=0).
+    std::vector<Event> events(std::uint64_t since = 0);
+    // Polls events() until one satisfies `pred`; returns it, or nothing at the deadline.
+    template <class Pred>
+    std::optional<Event> wait_event(Pred pred, std::uint64_t since = 0,
+                                    std::chrono::seconds timeout = std::chrono::seconds(30)) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            for (auto& e : events(since))
+                if (pred(e)) return e;
+            if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+    // The id of the newest event held now (0 if none): later waits pass it as `since`.
+    std::uint64_t last_event_id();
     // SIGKILL, then start again on the same port and data folder.
     void kill9_and_restart();
     int stop() { return process_->terminate(); }

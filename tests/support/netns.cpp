@@ -227,6 +227,13 @@ struct NetnsPair::Impl {
 
 NetnsPair::NetnsPair(Impairment impairment) : impl_(std::make_unique<Impl>()) {
     if (::geteuid() != 0) throw NetnsUnavailable("not root");
+    try {
+        if (run_program({"ip", "-V"}).exit_code != 0) throw NetnsUnavailable("`ip -V` failed (iproute2 broken?)");
+    } catch (const NetnsUnavailable&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw NetnsUnavailable(std::string("no `ip` command (install iproute2): ") + e.what());
+    }
     impl_->imp = impairment;
     remove_orphans();
     // Unique per process and per pair within it; the subnet only has to be

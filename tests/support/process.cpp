@@ -1,6 +1,8 @@
 #include "tests/support/process.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <poll.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -13,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <utility>
 #include <sstream>
 #include <stdexcept>
@@ -112,6 +115,10 @@ void Process::kill9() {
     reaped_ = true;
 }
 
+void Process::signal(int sig) {
+    if (!reaped_) ::kill(pid_, sig);
+}
+
 int Process::wait(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (running()) {
@@ -190,16 +197,51 @@ ProgramOutput run_program(const std::vector<std::string>& argv) {
 }
 
 
-unsigned short free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+namespace {
+
+// A port the kernel had free for bind(0) a moment ago.
+unsigned short unbound_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
     socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+    const int err = errno;
     ::close(fd);
+    if (!ok) throw std::runtime_error(std::string("bind 127.0.0.1:0: ") + std::strerror(err));
     return ntohs(addr.sin_port);
+}
+
+} // namespace
+
+unsigned short free_port() {
+    static std::mutex mutex;
+    static std::vector<int> held; // lock fds, open until the process exits
+    std::lock_guard lock(mutex);
+    const std::filesystem::path dir = "/tmp/earshot-test-ports";
+    std::error_code ec;
+    if (std::filesystem::create_directories(dir, ec))
+        ::chmod(dir.c_str(), 01777); // any user's tests share the claims, like /tmp
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        const unsigned short port = unbound_port();
+        const auto file = dir / std::to_string(port);
+        // Read-only, and created only when missing: another user's claim
+        // file in this sticky folder opens for reading (O_CREAT on it would
+        // fail where fs.protected_regular is set), and flock needs no more.
+        int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT) fd = ::open(file.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) throw std::runtime_error("cannot open " + file.string() + ": " + std::strerror(errno));
+        // Another OFD, even from this process, conflicts: a port goes out once.
+        if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            held.push_back(fd);
+            return port;
+        }
+        ::close(fd);
+    }
+    throw std::runtime_error("free_port: no unclaimed port after 1000 tries");
 }
 
 } // namespace earshot::test

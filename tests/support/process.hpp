@@ -20,6 +20,8 @@ public:
     bool running();
     // SIGKILL, no chance to clean up: the crash the index must survive.
     void kill9();
+    // Sends `sig` (e.g. SIGINT, as Ctrl-C does) and returns at once; wait() for the exit.
+    void signal(int sig);
     // SIGTERM and wait up to `timeout`; returns the exit status (or -1).
     int terminate(std::chrono::milliseconds timeout = std::chrono::seconds(20));
     // Waits for a normal exit; returns the exit code, -1 on timeout or signal.
@@ -44,7 +46,11 @@ struct ProgramOutput {
 };
 ProgramOutput run_program(const std::vector<std::string>& argv);
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago and that no other
+// test process will be handed while this one runs: each port is claimed by
+// an flock on /tmp/earshot-test-ports/PORT, held until this process exits
+// (the kernel drops it then, even after kill -9), so parallel CTest jobs
+// never pick the same port. Within one process a port is handed out once.
 unsigned short free_port();
 
 } // namespace earshot::test
