@@ -24,7 +24,8 @@ const std::vector<Setting>& table() {
         {"--listen", "listen", "ADDR:PORT", "",
          "peer port (TCP) for own devices and friends; strangers are refused inside the handshake", &Config::listen},
         {"--cache-size", "cache-size", "MIB", "",
-         "disk kept for chunks streamed from peers (least recently used go first; pins do not count)",
+         "disk kept for chunks streamed from peers (least recently used go first; pins do not count; at least 32, "
+         "what one stream's read-ahead needs)",
          &Config::cache_mb},
         {"--no-discovery", "discovery", "", "", "do not announce this daemon on the LAN nor listen for announcements",
          Switch{&Config::discovery, false}},
