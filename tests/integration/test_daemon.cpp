@@ -275,44 +275,13 @@ BOOST_AUTO_TEST_CASE(sites_are_approved_from_the_cli_and_survive_a_restart) {
     BOOST_TEST(api.get("/api/?method=stat&auth=" + token, fetch).json()["authenticated"] == false);
 }
 
-namespace {
-
-struct SseEvent {
-    std::uint64_t id = 0;
-    std::string kind;
-    nlohmann::json data;
-};
-
-// A text/event-stream body as a browser's EventSource reads it (one data line per event here).
-std::vector<SseEvent> parse_sse(const std::string& body) {
-    std::vector<SseEvent> out;
-    SseEvent cur;
-    std::istringstream in(body);
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.empty()) {
-            if (!cur.kind.empty()) out.push_back(cur);
-            cur = {};
-        } else if (line.rfind("id: ", 0) == 0) {
-            cur.id = std::stoull(line.substr(4));
-        } else if (line.rfind("event: ", 0) == 0) {
-            cur.kind = line.substr(7);
-        } else if (line.rfind("data: ", 0) == 0) {
-            cur.data = nlohmann::json::parse(line.substr(6));
-        }
-    }
-    return out;
-}
-
-} // namespace
-
 BOOST_AUTO_TEST_CASE(events_stream_as_server_sent_events_and_resume) {
     auto& d = *fixture().daemon;
     // What the first scan told, still held: phases in order, then its end.
     auto r = d.api().get("/api/v1/events?since=0&timeout=300");
     BOOST_TEST_REQUIRE(r.status == 200u, r.body);
     BOOST_TEST(r.header("Content-Type").rfind("text/event-stream", 0) == 0u);
-    const auto held = parse_sse(r.body);
+    const auto held = test::parse_events(r.body);
     BOOST_TEST_REQUIRE(!held.empty(), r.body);
     std::vector<std::string> phases;
     for (std::size_t i = 0; i < held.size(); ++i) {
@@ -326,12 +295,12 @@ BOOST_AUTO_TEST_CASE(events_stream_as_server_sent_events_and_resume) {
     BOOST_TEST(phases[0] == "walking");
     BOOST_TEST(phases[1] == "metadata");
     BOOST_TEST((std::find(phases.begin(), phases.end(), "fingerprints") != phases.end()));
-    const auto finished = std::find_if(held.begin(), held.end(), [](const SseEvent& e) { return e.kind == "scan_finished"; });
+    const auto finished = std::find_if(held.begin(), held.end(), [](const test::Event& e) { return e.kind == "scan_finished"; });
     BOOST_TEST_REQUIRE((finished != held.end()), r.body);
     BOOST_TEST((*finished).data["scans_completed"].get<int>() >= 1);
 
     // Resuming after an event gives exactly what followed it.
-    const auto resumed = parse_sse(d.api().get("/api/v1/events?timeout=300", {{"Last-Event-ID", std::to_string(held[0].id)}}).body);
+    const auto resumed = test::parse_events(d.api().get("/api/v1/events?timeout=300", {{"Last-Event-ID", std::to_string(held[0].id)}}).body);
     BOOST_TEST_REQUIRE(resumed.size() == held.size() - 1);
     BOOST_TEST(resumed.front().id == held[1].id);
 
@@ -344,7 +313,7 @@ BOOST_AUTO_TEST_CASE(events_stream_as_server_sent_events_and_resume) {
     BOOST_TEST(d.api().post_form("/api/v1/scan", "").ok());
     reader.join();
     BOOST_TEST_REQUIRE(live.has_value());
-    const auto next = parse_sse(live->body);
+    const auto next = test::parse_events(live->body);
     BOOST_TEST_REQUIRE(next.size() == 1u, live->body);
     BOOST_TEST(next[0].kind == "scan_progress");
     BOOST_TEST(next[0].data["phase"] == "walking");
