@@ -59,7 +59,8 @@ void PeerService::link_up(const std::shared_ptr<Link>& link) {
         if (adopt_) adopt_(key, e, r);
     };
     // Replaces the source of an earlier link of this peer.
-    PeerSource::Links links{[this, key = link->key()] { return manager_.link(key); }, &manager_.links_changed()};
+    PeerSource::Links links{[this, key = link->key()] { return manager_.link(key); }, &manager_.links_changed(),
+                            alive_};
     resolver_.add_source({std::make_shared<PeerSource>(std::move(links), link->key(), source_name(link->record()),
                                                        std::move(adopt)),
                           1.0, std::chrono::milliseconds(3000)});

@@ -89,6 +89,9 @@ private:
     PeerManager manager_;
     std::unique_ptr<LanDiscovery> discovery_;
     bool started_ = false;
+    // The links' resolver sources look links up here; a query still running
+    // when this service is gone sees the token expired and ends.
+    std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
 };
 
 // How a peer is named as a source in results: its roster name, else the

@@ -9,10 +9,12 @@ namespace earshot::peers {
 std::string source_key(const proto::PublicKey& key) { return "peer:" + proto::format_peer_id(key); }
 
 awaitable<std::shared_ptr<Link>> PeerSource::ready_link() {
+    if (owner_gone()) throw std::runtime_error("offline");
     auto link = links_.current();
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     while ((!link || !link->ready()) && links_.changed && std::chrono::steady_clock::now() < give_up) {
         co_await links_.changed->wait_until(give_up);
+        if (owner_gone()) throw std::runtime_error("offline");
         link = links_.current();
     }
     if (!link || !link->ready()) throw std::runtime_error("offline");
@@ -27,7 +29,7 @@ awaitable<void> PeerSource::resolve(resolver::Query q, resolver::Emit emit, std:
     } catch (const std::runtime_error&) {
         // Replaced under the query (both sides dialled at once): ask the new
         // link, once. A link that simply died has no successor to ask.
-        if (stop.stop_requested() || !links_.changed || links_.current() == link) throw;
+        if (stop.stop_requested() || !links_.changed || owner_gone() || links_.current() == link) throw;
     }
     const auto next = co_await ready_link();
     co_await ask(next, std::move(q), emit, stop);

@@ -27,22 +27,27 @@ public:
     using Adopt = std::function<void(const proto::ResultEntry&, resolver::Result&)>;
 
     // The peer's current ready link (or null), and an event notified when
-    // links come and go (null: do not wait for one).
+    // links come and go (null: do not wait for one). Both belong to `owner`:
+    // a query still running when it is gone (the daemon stopping) ends
+    // without touching them.
     struct Links {
         std::function<std::shared_ptr<Link>()> current;
         core::Event* changed = nullptr;
+        std::weak_ptr<const void> owner;
     };
 
     PeerSource(Links links, const proto::PublicKey& key, std::string name, Adopt adopt)
         : links_(std::move(links)), key_(source_key(key)), name_(std::move(name)), adopt_(std::move(adopt)) {}
     // Bound to one link.
     PeerSource(std::weak_ptr<Link> link, const proto::PublicKey& key, std::string name, Adopt adopt)
-        : PeerSource(Links{[link] { return link.lock(); }, nullptr}, key, std::move(name), std::move(adopt)) {}
+        : PeerSource(Links{[link] { return link.lock(); }, nullptr, {}}, key, std::move(name), std::move(adopt)) {}
     std::string name() const override { return name_; }
     std::string key() const override { return key_; }
     awaitable<void> resolve(resolver::Query q, resolver::Emit emit, std::stop_token stop) override;
 
 private:
+    // Only a source that waits for links has an owner to outlive.
+    bool owner_gone() const { return links_.changed && links_.owner.expired(); }
     // The ready link, waiting up to a second for one (a replacement coming up).
     awaitable<std::shared_ptr<Link>> ready_link();
     awaitable<void> ask(const std::shared_ptr<Link>& link, resolver::Query q, const resolver::Emit& emit,

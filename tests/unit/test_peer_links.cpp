@@ -342,23 +342,42 @@ BOOST_AUTO_TEST_CASE(a_peer_source_waits_for_the_link_that_replaces_its_old_one)
     std::shared_ptr<peers::Link> current; // between links
     core::Event changed(s.io.get_executor());
     const auto key = s.honest_id.public_key();
-    auto waiting = std::make_shared<peers::PeerSource>(peers::PeerSource::Links{[&] { return current; }, &changed},
-                                                       key, "honest", nullptr);
+    const auto owner = std::make_shared<const int>(0);
+    auto waiting = std::make_shared<peers::PeerSource>(
+        peers::PeerSource::Links{[&] { return current; }, &changed, owner}, key, "honest", nullptr);
     auto gone = std::make_shared<peers::PeerSource>(
-        peers::PeerSource::Links{[] { return std::shared_ptr<peers::Link>(); }, &changed}, s.liar_id.public_key(),
-        "gone", nullptr);
-    resolver::Resolver resolver(s.io.get_executor(), {{waiting, 1.0, 5000ms}, {gone, 1.0, 5000ms}});
+        peers::PeerSource::Links{[] { return std::shared_ptr<peers::Link>(); }, &changed, owner},
+        s.liar_id.public_key(), "gone", nullptr);
+    // And one whose owner (the peer service) goes away while it waits: it
+    // ends without looking again.
+    auto stopping_owner = std::make_shared<const int>(0);
+    int looked_up_after_stop = 0;
+    bool stopped = false;
+    auto stopping = std::make_shared<peers::PeerSource>(
+        peers::PeerSource::Links{[&] {
+                                     if (stopped) ++looked_up_after_stop;
+                                     return std::shared_ptr<peers::Link>();
+                                 },
+                                 &changed, stopping_owner},
+        s.client_id.public_key(), "stopping", nullptr);
+    resolver::Resolver resolver(s.io.get_executor(),
+                                {{waiting, 1.0, 5000ms}, {gone, 1.0, 5000ms}, {stopping, 1.0, 5000ms}});
     const auto started = std::chrono::steady_clock::now();
     const auto qid = resolver.start(resolver::Query{"A", "T", "", "", std::nullopt});
     run_for(s.io, 300ms);
     BOOST_TEST(!resolver.snapshot(qid)->finished);
+    stopped = true;
+    stopping_owner.reset();
     current = honest_link; // the new link is up
     changed.notify();
     BOOST_TEST_REQUIRE(run_until(s.io, [&] { return resolver.snapshot(qid)->finished; }, 5s));
     const auto snap = resolver.snapshot(qid);
-    BOOST_TEST_REQUIRE(snap->errors.size() == 1u); // only the peer with no link
-    BOOST_TEST(snap->errors[0].find("gone") != std::string::npos, snap->errors[0]);
-    BOOST_TEST(snap->errors[0].find("offline") != std::string::npos, snap->errors[0]);
+    BOOST_TEST_REQUIRE(snap->errors.size() == 2u); // the peer with no link, and the one whose owner went
+    std::vector<std::string> errors = snap->errors;
+    std::sort(errors.begin(), errors.end());
+    BOOST_TEST(errors[0] == "gone: offline");
+    BOOST_TEST(errors[1] == "stopping: offline");
+    BOOST_TEST(looked_up_after_stop == 0);
     BOOST_TEST(seconds_since(started) < 3.0);
 }
 
