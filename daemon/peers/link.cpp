@@ -84,7 +84,7 @@ struct Link::PendingFetch {
     Clock::time_point last_progress = Clock::now();
 };
 
-Link::Link(asio::any_io_executor ex, std::unique_ptr<Channel> channel, PeerRecord record, Library& library,
+Link::Link(asio::any_io_executor ex, std::unique_ptr<Channel> channel, PeerRecord record, Offering& library,
            core::Blocking& blocking, std::string our_name, std::string remote_address, bool we_dialled)
     : channel_(std::move(channel)),
       record_(std::move(record)),

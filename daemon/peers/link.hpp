@@ -3,7 +3,7 @@
 //  - as a client we send Query and ChunkRequest and route the answers back
 //    to the coroutine that asked (query(), fetch());
 //  - as a server we answer the peer's Query and ChunkRequest from the
-//    library, strictly within what that peer may see (peers::Library).
+//    library, strictly within what that peer may see (peers::Offering).
 // One coroutine reads, one writes (sends never overlap), one pings, and one
 // per request being answered; all on the daemon's io_context, so the link
 // needs no locks. What may block (the library's index and file reads, chunk
@@ -44,12 +44,14 @@ struct ServedContent {
     std::function<std::optional<proto::Bytes>(std::uint64_t)> read_chunk;
 };
 
-// What the daemon lets peers see. Implemented by the daemon over its index;
-// every call is made on the io_context, and the awaitable ones do their
-// index reads and stat() calls off it.
-class Library {
+// What the daemon offers its peers: a search and the files behind content
+// ids, each within what that peer may see (not the library itself:
+// library::Library is that). Implemented by peers::ServedLibrary over the
+// index; every call is made on the io_context, and the awaitable ones do
+// their index reads and stat() calls off it.
+class Offering {
 public:
-    virtual ~Library() = default;
+    virtual ~Offering() = default;
     // The best matches for q among the files `who` may see (hashed tracks only:
     // a peer can fetch nothing else).
     virtual awaitable<std::vector<proto::ResultEntry>> search(PeerRecord who, resolver::Query q) = 0;
@@ -85,7 +87,7 @@ struct LinkStats {
 
 class Link : public std::enable_shared_from_this<Link> {
 public:
-    Link(asio::any_io_executor ex, std::unique_ptr<Channel> channel, PeerRecord record, Library& library,
+    Link(asio::any_io_executor ex, std::unique_ptr<Channel> channel, PeerRecord record, Offering& library,
          core::Blocking& blocking, std::string our_name, std::string remote_address, bool we_dialled);
     ~Link();
     Link(const Link&) = delete;
@@ -159,7 +161,7 @@ private:
 
     std::unique_ptr<Channel> channel_;
     PeerRecord record_;
-    Library& library_;
+    Offering& library_;
     core::Blocking& blocking_;
     std::string our_name_;
     std::string remote_address_;

@@ -43,12 +43,12 @@ struct PeerManager::Dialler {
     core::Event wake;
 };
 
-PeerManager::PeerManager(asio::io_context& io, const Identity& me, Roster& roster, Library& library,
+PeerManager::PeerManager(asio::io_context& io, const Identity& me, Roster& roster, Offering& library,
                          core::Blocking& blocking, ManagerOptions options, Finder& finder)
     : io_(io), me_(me), roster_(roster), library_(library), blocking_(blocking), options_(std::move(options)),
       finder_(finder), acceptor_(io), links_changed_(io.get_executor()) {}
 
-PeerManager::PeerManager(asio::io_context& io, const Identity& me, Roster& roster, Library& library,
+PeerManager::PeerManager(asio::io_context& io, const Identity& me, Roster& roster, Offering& library,
                          core::Blocking& blocking, ManagerOptions options)
     : io_(io), me_(me), roster_(roster), library_(library), blocking_(blocking), options_(std::move(options)),
       own_finder_(std::make_unique<RosterFinder>()), finder_(*own_finder_), acceptor_(io),

@@ -40,10 +40,10 @@ struct ManagerOptions {
 
 class PeerManager {
 public:
-    PeerManager(asio::io_context& io, const Identity& me, Roster& roster, Library& library, core::Blocking& blocking,
+    PeerManager(asio::io_context& io, const Identity& me, Roster& roster, Offering& library, core::Blocking& blocking,
                 ManagerOptions options, Finder& finder);
     // Dials only the roster's addresses (configured, then last-known).
-    PeerManager(asio::io_context& io, const Identity& me, Roster& roster, Library& library, core::Blocking& blocking,
+    PeerManager(asio::io_context& io, const Identity& me, Roster& roster, Offering& library, core::Blocking& blocking,
                 ManagerOptions options);
     ~PeerManager();
     PeerManager(const PeerManager&) = delete;
@@ -93,7 +93,7 @@ private:
     asio::io_context& io_;
     const Identity& me_;
     Roster& roster_;
-    Library& library_;
+    Offering& library_;
     core::Blocking& blocking_;
     ManagerOptions options_;
     std::unique_ptr<Finder> own_finder_; // only when constructed without one

@@ -13,7 +13,7 @@ std::string source_name(const PeerRecord& rec) {
 }
 
 PeerService::PeerService(asio::io_context& io, const Identity& me, const std::filesystem::path& roster_file,
-                         Library& library, core::Blocking& blocking, core::EventBus& events,
+                         Offering& library, core::Blocking& blocking, core::EventBus& events,
                          resolver::Resolver& resolver, PeerServiceOptions options, Adopt adopt)
     : io_(io), me_(me), events_(events), resolver_(resolver), options_(std::move(options)), adopt_(std::move(adopt)),
       roster_(roster_file, io.get_executor(), &blocking), manager_(io, me, roster_, library, blocking, options_.manager, finders_) {

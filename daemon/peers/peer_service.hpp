@@ -42,7 +42,7 @@ public:
     // rest of the daemon remembers of remote content.
     using Adopt = std::function<void(const proto::PublicKey& from, const proto::ResultEntry&, resolver::Result&)>;
 
-    PeerService(asio::io_context& io, const Identity& me, const std::filesystem::path& roster_file, Library& library,
+    PeerService(asio::io_context& io, const Identity& me, const std::filesystem::path& roster_file, Offering& library,
                 core::Blocking& blocking, core::EventBus& events, resolver::Resolver& resolver,
                 PeerServiceOptions options, Adopt adopt);
     PeerService(const PeerService&) = delete;

@@ -1,4 +1,4 @@
-// What linked peers may see of this daemon (peers::Library over the real
+// What linked peers may see of this daemon (peers::Offering over the real
 // library): a friend sees the tracks of the folders shared with them; an own
 // device sees the whole library and also what this daemon holds of others'
 // content (its pins and chunk cache), so a laptop can fetch from the home
@@ -17,7 +17,7 @@
 
 namespace earshot::peers {
 
-class ServedLibrary final : public Library {
+class ServedLibrary final : public Offering {
 public:
     ServedLibrary(library::Library& library, core::Blocking& blocking, stream::ChunkCache& cache,
                   stream::PinSource& pins)

@@ -159,7 +159,7 @@ BOOST_AUTO_TEST_CASE(backoff_is_per_address_so_a_dead_configured_address_does_no
 namespace {
 
 // Serves nothing: these tests only link.
-class NoLibrary final : public peers::Library {
+class NoLibrary final : public peers::Offering {
 public:
     awaitable<std::vector<proto::ResultEntry>> search(peers::PeerRecord, resolver::Query) override {
         co_return std::vector<proto::ResultEntry>{};

@@ -46,7 +46,7 @@ Content make_content(const std::filesystem::path& path, std::size_t size) {
 }
 
 // Serves one file to anyone linked, answers no queries.
-class OneFile final : public peers::Library {
+class OneFile final : public peers::Offering {
 public:
     explicit OneFile(const Content& c) : c_(c) {}
     awaitable<std::vector<proto::ResultEntry>> search(peers::PeerRecord, resolver::Query) override {
