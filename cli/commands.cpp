@@ -178,6 +178,19 @@ int run_peer_remove(client::Client& api, const PeerOptions& o) {
     return exit_code::ok;
 }
 
+// How the link was found (configured, lan, last-known, inbound); offline:
+// when the next address is tried, or that there is none to try yet.
+std::string reached_via(const json& p, bool online) {
+    if (online) return field<std::string>(p, "found_via", "-");
+    std::optional<std::int64_t> soonest;
+    for (const auto& c : field<json>(p, "candidates", json::array())) {
+        const auto wait = field<std::int64_t>(c, "next_try_in_ms", 0);
+        if (!soonest || wait < *soonest) soonest = wait;
+    }
+    if (!soonest) return "looking";
+    return *soonest <= 0 ? "dialling" : fmt::format("retry {}s", (*soonest + 999) / 1000);
+}
+
 int run_peer_list(client::Client& api, const PeerOptions& o) {
     const auto body = api.get_json("/api/v1/peers");
     auto mine = json::array();
@@ -191,7 +204,7 @@ int run_peer_list(client::Client& api, const PeerOptions& o) {
         fmt::print(stderr, "no {}s paired yet (earshot {} add PEER_ID)\n", o.role, o.role);
         return exit_code::ok;
     }
-    Table table({{"NAME", 20}, {"STATE", 8}, {"ADDRESS", 24}, {"LAST SEEN", 12}, {"LATENCY", 0, true},
+    Table table({{"NAME", 20}, {"STATE", 8}, {"ADDRESS", 24}, {"VIA", 12}, {"LAST SEEN", 12}, {"LATENCY", 0, true},
                  {"SHARED", 24}, {"PEER ID", 0}});
     for (const auto& p : mine) {
         const bool online = field<bool>(p, "online", false);
@@ -207,7 +220,7 @@ int run_peer_list(client::Client& api, const PeerOptions& o) {
             for (const auto& f : p["shared"]) shared += (shared.empty() ? "" : ", ") + f.get<std::string>();
         }
         table.add({field<std::string>(p, "name", ""), online ? "online" : "offline", address.empty() ? "-" : address,
-                   online ? "now" : ago(field<std::int64_t>(p, "last_seen_ms", 0)), latency,
+                   reached_via(p, online), online ? "now" : ago(field<std::int64_t>(p, "last_seen_ms", 0)), latency,
                    o.role == "device" ? "everything" : shared, field<std::string>(p, "peer_id", "")});
     }
     fmt::print("{}", table.render());

@@ -163,10 +163,14 @@ BOOST_AUTO_TEST_CASE(a_link_needs_both_sides_to_pair) {
         return c.laptop->api().get_json("/api/v1/peers")["peers"][0]["latency_ms"].is_number();
     }, 15s));
 
-    // CLI: list shows it online; removing drops the link on both ends.
+    // CLI: list shows it online and how it was reached; removing drops the
+    // link on both ends.
     auto out = test::run_program({test::earshot_cli_path(), "--api", c.laptop->url(), "device", "list"});
     BOOST_TEST(out.exit_code == 0);
     BOOST_TEST(out.out.find("online") != std::string::npos);
+    const auto via = c.laptop->api().get_json("/api/v1/peers")["peers"][0]["found_via"];
+    BOOST_TEST_REQUIRE(via.is_string(), via.dump());
+    BOOST_TEST(out.out.find(" " + via.get<std::string>() + " ") != std::string::npos, out.out);
     out = test::run_program({test::earshot_cli_path(), "--api", c.laptop->url(), "device", "remove", peer_id(*c.server)});
     BOOST_TEST(out.exit_code == 0, out.err);
     BOOST_TEST(eventually([&] { return !online(*c.server, "laptop"); }));
