@@ -454,6 +454,13 @@ bool ChunkCache::pinned(const proto::Hash& content) const {
     return e && e->pinned;
 }
 
+std::optional<nlohmann::json> ChunkCache::pin_meta(const proto::Hash& content) const {
+    std::lock_guard lock(mutex_);
+    auto* e = find(content);
+    if (!e || !e->pinned) return std::nullopt;
+    return e->meta;
+}
+
 std::vector<PinInfo> ChunkCache::pins() const {
     std::lock_guard lock(mutex_);
     std::vector<PinInfo> out;

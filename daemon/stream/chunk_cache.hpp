@@ -96,6 +96,8 @@ public:
     // their last use; false if it was not pinned.
     bool unpin(const proto::Hash& content);
     bool pinned(const proto::Hash& content) const;
+    // The meta of this content's pin; nullopt when it is not pinned.
+    std::optional<nlohmann::json> pin_meta(const proto::Hash& content) const;
     std::vector<PinInfo> pins() const;
 
     std::uint64_t unpinned_bytes() const;

@@ -81,8 +81,7 @@ awaitable<std::unique_ptr<http::ByteSource>> Streams::open_stream(std::string si
     const auto meta = remote_.find(*id);
     std::string mimetype = meta != remote_.end() ? meta->second.mimetype : std::string();
     if (mimetype.empty())
-        for (const auto& p : cache_->pins())
-            if (p.content == *id) mimetype = p.meta.value("mimetype", "");
+        if (const auto pinned = cache_->pin_meta(*id)) mimetype = pinned->value("mimetype", "");
     if (!swarm->size()) {
         // Never heard of it and nobody to ask: a 404, not a 20 s wait.
         if (meta == remote_.end() && peers_->links().empty()) co_return nullptr;

@@ -216,6 +216,8 @@ BOOST_AUTO_TEST_CASE(pins_survive_eviction_and_do_not_count) {
     BOOST_TEST(pins[0].chunks_total == 4u);
     BOOST_TEST(!pins[0].complete());
     BOOST_TEST(pins[0].meta == meta);
+    BOOST_TEST((cache.pin_meta(a.id()) == std::optional<nlohmann::json>(meta)));
+    BOOST_TEST(!cache.pin_meta(b.id()).has_value());
 
     a.put_all(cache);
     BOOST_TEST(cache.pinned_bytes() == 4 * cs);
@@ -255,6 +257,7 @@ BOOST_AUTO_TEST_CASE(unpinned_content_becomes_ordinary_lru_entries) {
     BOOST_TEST(cache.unpin(a.id()));
     BOOST_TEST(!cache.unpin(a.id()));
     BOOST_TEST(!cache.pinned(a.id()));
+    BOOST_TEST(!cache.pin_meta(a.id()).has_value());
     BOOST_TEST(cache.pins().empty());
     BOOST_TEST(cache.pinned_bytes() == 0u);
     BOOST_TEST(cache.unpinned_bytes() == 2 * cs);
