@@ -55,7 +55,7 @@ void add_options(CLI::App& app, Config& c) {
                        },
                        [&](auto m) {
                            auto* opt = app.add_option(flag, c.*m, help);
-                           if (!s.value.empty()) opt->type_name(std::string(s.value));
+                           if (!s.value_name.empty()) opt->type_name(std::string(s.value_name));
                            using T = std::remove_reference_t<decltype(c.*m)>;
                            if (!s.choices.empty())
                                opt->check(CLI::IsMember(std::vector<std::string>(s.choices.begin(), s.choices.end())));

@@ -168,7 +168,7 @@ std::string settings_markdown() {
     std::string out = "| flag | TOML key | default | meaning |\n|---|---|---|---|\n";
     for (const auto& s : table()) {
         std::string flag(s.flag);
-        if (!s.value.empty()) flag.append(" ").append(s.value);
+        if (!s.value_name.empty()) flag.append(" ").append(s.value_name);
         out.append("| ").append(code(flag));
         out.append(" | ").append(s.key.empty() ? std::string("(flag only)") : code(s.key));
         out.append(" | ").append(default_text(s));

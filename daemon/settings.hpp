@@ -1,5 +1,5 @@
 // earshotd's settings, declared once. Each row of settings() gives a
-// setting's flag, TOML key, value placeholder, default and meaning, and the
+// setting's flag, TOML key, the name of its value, default and meaning, and the
 // Config field it sets; from the table come the command-line options, the
 // reading of the --config file, the reference table in README.md
 // (`earshotd --print-settings-markdown`, checked by test_config) and the
@@ -35,7 +35,7 @@ using Binding = std::variant<std::string Config::*, std::filesystem::path Config
 struct Setting {
     std::string_view flag;         // "--cache-size"
     std::string_view key;          // TOML key; empty: command line only
-    std::string_view value;        // placeholder shown after the flag ("MIB"); empty for a switch
+    std::string_view value_name;   // what the flag takes, shown after it ("MIB"); empty for a switch
     std::string_view default_text; // README's default column (markdown); empty: the default Config's value
     std::string_view meaning;      // help text and README (markdown)
     Binding bind;

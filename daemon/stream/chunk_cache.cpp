@@ -390,7 +390,9 @@ void ChunkCache::forget(const proto::Hash& content, Entry& e, std::uint64_t chun
     // 0 only for it; nothing to punch then. The hole is what makes the
     // chunk absent after a restart as well.
     if (len == 0) return;
-    const auto fd = files(e).first;
+    // Eviction reaches contents nobody is playing: their data file is opened
+    // for the one punch, not kept open in place of a stream's.
+    const auto fd = e.data_fd ? e.data_fd : std::make_shared<const Fd>(e.data(), O_RDWR);
     if (!*fd || ::fallocate(fd->get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, chunk_offset(chunk),
                            static_cast<off_t>(len)) != 0)
         spdlog::warn("chunk cache: cannot free chunk {} of {}: {}", chunk, e.data().string(), std::strerror(errno));

@@ -99,7 +99,7 @@ namespace {
 // fingerprint (no content-pass event at all: nothing was left).
 struct ScanPlan {
     std::uint64_t files_total = 0, files_already_done = 0;
-    std::optional<std::uint64_t> content_todo;
+    std::optional<std::uint64_t> content_left;
 };
 
 bool content_phase(const test::Event& e) {
@@ -136,8 +136,8 @@ std::optional<ScanPlan> plan_of_first_scan(test::Daemon& d, std::chrono::seconds
             plan.files_total = e.data["files_total"].get<std::uint64_t>();
             plan.files_already_done = e.data["files_done"].get<std::uint64_t>();
         }
-        if (!plan.content_todo && content_phase(e))
-            plan.content_todo = e.data["fingerprints_total"].get<std::uint64_t>();
+        if (!plan.content_left && content_phase(e))
+            plan.content_left = e.data["fingerprints_total"].get<std::uint64_t>();
     }
     if (!metadata_seen) return std::nullopt;
     return plan;
@@ -202,8 +202,8 @@ BOOST_AUTO_TEST_CASE(kill9_mid_scan_resumes_where_it_stopped) {
     // 2. and 3. In the content pass, with some fingerprints done and more to
     //    do: the restarted daemon's pass is the rest, never the finished ones,
     //    and its tags pass reads nothing again.
-    std::uint64_t todo = plan->content_todo.value_or(0);
-    BOOST_TEST_REQUIRE(todo > 30u, "the content pass must be long enough to kill in");
+    std::uint64_t to_fingerprint = plan->content_left.value_or(0);
+    BOOST_TEST_REQUIRE(to_fingerprint > 30u, "the content pass must be long enough to kill in");
     for (int round = 0; round < 2; ++round) {
         BOOST_TEST_CONTEXT("content-pass kill " << round) {
             const auto mid = scan_status_when(d, [&](const nlohmann::json& s) {
@@ -212,26 +212,26 @@ BOOST_AUTO_TEST_CASE(kill9_mid_scan_resumes_where_it_stopped) {
             });
             BOOST_TEST_REQUIRE(mid.has_value(), "never saw the content pass part-way: " << d.status().dump());
             const auto done = (*mid)["fingerprints_done"].get<std::uint64_t>();
-            BOOST_TEST((*mid)["fingerprints_total"].get<std::uint64_t>() == todo);
+            BOOST_TEST((*mid)["fingerprints_total"].get<std::uint64_t>() == to_fingerprint);
             d.kill9_and_restart();
             plan = plan_of_first_scan(d);
             BOOST_TEST_REQUIRE(plan.has_value());
             BOOST_TEST(plan->files_total == n);
             BOOST_TEST(plan->files_already_done == n); // every tag was in before the kill
             // At least `done` were committed when we looked, so at most the rest is left.
-            BOOST_TEST_REQUIRE(plan->content_todo.has_value(), "the kill came after the content pass ended");
-            BOOST_TEST_MESSAGE("killed at " << done << "/" << todo << " fingerprints; the restart has "
-                                             << plan->content_todo.value_or(0) << " to do");
-            BOOST_TEST(*plan->content_todo <= todo - done, "killed at " << done << "/" << todo);
-            BOOST_TEST(*plan->content_todo > 0u);
-            todo = *plan->content_todo;
+            BOOST_TEST_REQUIRE(plan->content_left.has_value(), "the kill came after the content pass ended");
+            BOOST_TEST_MESSAGE("killed at " << done << "/" << to_fingerprint << " fingerprints; the restart has "
+                                             << plan->content_left.value_or(0) << " left");
+            BOOST_TEST(*plan->content_left <= to_fingerprint - done, "killed at " << done << "/" << to_fingerprint);
+            BOOST_TEST(*plan->content_left > 0u);
+            to_fingerprint = *plan->content_left;
         }
     }
 
     auto s = d.wait_scan_idle(300s);
     BOOST_TEST(s["tracks"].get<std::uint64_t>() == n);
     BOOST_TEST(s["scan"]["errors"].get<int>() == 0);
-    BOOST_TEST(s["scan"]["fingerprints_done"].get<std::uint64_t>() == todo);
+    BOOST_TEST(s["scan"]["fingerprints_done"].get<std::uint64_t>() == to_fingerprint);
     // Every track is there exactly once.
     for (std::uint64_t i = 0; i < n; ++i) {
         auto r = d.api().get_json("/api/v1/search?" + client::query_string({{"artist", "Artist " + std::to_string(i % 5)},

@@ -46,19 +46,25 @@ struct Gate {
     }
 };
 
+// A file on a pool of one thread, which hang() holds until gate.release().
+struct OnePool {
+    test::TempDir dir;
+    const std::filesystem::path file = dir / "state.json";
+    asio::io_context io;
+    core::Blocking blocking{1};
+    Gate gate;
+    core::SavedFile saved{io.get_executor(), &blocking, file};
+    void hang() {
+        auto stuck = [this] { gate.wait(); };
+        asio::co_spawn(io, blocking.run(std::move(stuck)), asio::detached);
+    }
+};
+
 } // namespace
 
-BOOST_AUTO_TEST_CASE(saves_do_not_wait_for_the_disk_and_the_newest_content_wins) {
-    const test::TempDir dir;
-    const auto file = dir / "state.json";
-    asio::io_context io;
-    core::Blocking blocking(1);
-    Gate gate;
+BOOST_FIXTURE_TEST_CASE(saves_do_not_wait_for_the_disk_and_the_newest_content_wins, OnePool) {
     run_io(io, [&]() -> awaitable<void> {
-        core::SavedFile saved(io.get_executor(), &blocking, file);
-        // The pool's one thread is stuck: save() must still return at once.
-        auto stuck = [&gate] { gate.wait(); };
-        asio::co_spawn(io, blocking.run(std::move(stuck)), asio::detached);
+        hang(); // save() must still return at once
         saved.save("one\n");
         saved.save("two\n");
         saved.save("three\n");
@@ -78,16 +84,9 @@ BOOST_AUTO_TEST_CASE(saves_do_not_wait_for_the_disk_and_the_newest_content_wins)
     });
 }
 
-BOOST_AUTO_TEST_CASE(a_write_still_on_the_pool_never_lands_over_the_one_made_at_shutdown) {
-    const test::TempDir dir;
-    const auto file = dir / "peers.json";
-    asio::io_context io;
-    core::Blocking blocking(1);
-    Gate gate;
-    core::SavedFile saved(io.get_executor(), &blocking, file);
+BOOST_FIXTURE_TEST_CASE(a_write_still_on_the_pool_never_lands_over_the_one_made_at_shutdown, OnePool) {
     run_io(io, [&]() -> awaitable<void> {
-        auto stuck = [&gate] { gate.wait(); };
-        asio::co_spawn(io, blocking.run(std::move(stuck)), asio::detached);
+        hang();
         saved.save("older\n"); // queued behind the stuck job
         asio::steady_timer timer(io, 10ms);
         co_await timer.async_wait(use_awaitable);
