@@ -35,6 +35,8 @@ off_t chunk_offset(std::uint64_t chunk) { return static_cast<off_t>(chunk * prot
 // of the few contents used last stay open; a cache that has seen thousands
 // of contents must not hold thousands of descriptors.
 constexpr std::size_t open_contents = 8;
+// Neighbouring chunks written with one system call: 1 MiB.
+constexpr std::size_t max_run_chunks = 16;
 using core::Fd;
 using core::read_at;
 using core::write_at;
@@ -64,7 +66,7 @@ struct ChunkCache::Entry {
     nlohmann::json meta = nlohmann::json::object();
     // Open while this content is among the `open_contents` used last. Shared,
     // so a read or write running outside the lock keeps its descriptor.
-    std::shared_ptr<const Fd> data_fd, used_fd;
+    std::shared_ptr<const Fd> data_fd, direct_fd, used_fd;
     std::uint64_t opened_use = 0; // when they were last handed out
 
     bool has_layer() const { return !leaves.empty(); }
@@ -72,7 +74,9 @@ struct ChunkCache::Entry {
     std::filesystem::path used() const { return dir / "used"; }
 };
 
-ChunkCache::ChunkCache(std::filesystem::path dir, CacheOptions options) : dir_(std::move(dir)), options_(options) {
+ChunkCache::ChunkCache(std::filesystem::path dir, CacheOptions options)
+    : dir_(std::move(dir)), options_(options), direct_refused_(!options.direct_io),
+      bounce_(proto::chunk_size, 4 * max_run_chunks) {
     make_private_dir(dir_);
     // Listed first: load() may remove directories.
     std::vector<std::pair<std::filesystem::path, proto::Hash>> subs;
@@ -263,63 +267,113 @@ void ChunkCache::touch(const proto::Hash& content, Entry& e, std::uint64_t chunk
     // makes the chunk look older than it is.
     proto::ByteWriter w;
     w.u64le(e.stamps[chunk]);
-    const auto fd = files(e).second;
+    const auto fd = files(e).used;
     if (!*fd || !write_at(fd->get(), w.bytes(), static_cast<off_t>(chunk * stamp_bytes)))
         spdlog::debug("chunk cache: cannot record use of chunk {} in {}: {}", chunk, e.used().string(),
                       std::strerror(errno));
 }
 
 void ChunkCache::put(const proto::Hash& content, std::uint64_t chunk, proto::ByteView data) {
+    const ChunkRef one{chunk, data};
+    if (auto why = store(content, {&one, 1}).front(); !why.empty()) throw std::invalid_argument(why);
+}
+
+std::vector<bool> ChunkCache::put_many(const proto::Hash& content, std::span<const ChunkRef> chunks) {
+    const auto refused = store(content, chunks);
+    std::vector<bool> taken;
+    taken.reserve(refused.size());
+    for (const auto& why : refused) taken.push_back(why.empty());
+    return taken;
+}
+
+std::vector<std::string> ChunkCache::store(const proto::Hash& content, std::span<const ChunkRef> chunks) {
+    std::vector<std::string> refused(chunks.size());
     // Hashed outside the lock, so chunks arriving together verify in parallel.
-    if (proto::leaf_hash(data) != expected_leaf(content, chunk, data.size()))
-        throw std::invalid_argument("chunk cache: chunk does not match its leaf");
+    for (std::size_t i = 0; i < chunks.size(); ++i) {
+        try {
+            if (proto::leaf_hash(chunks[i].data) != expected_leaf(content, chunks[i].index, chunks[i].data.size()))
+                refused[i] = "chunk cache: chunk does not match its leaf";
+        } catch (const std::invalid_argument& e) {
+            refused[i] = e.what();
+        }
+    }
+    std::vector<std::size_t> to_write;
     const Entry* writing = nullptr;
-    std::shared_ptr<const Fd> fd;
+    Files f;
     {
         std::lock_guard lock(mutex_);
         auto* e = find(content); // a layer, once known, stays until the entry goes
-        if (!e || !e->has_layer()) throw std::invalid_argument("chunk cache: no leaf layer for this content");
-        if (e->present[chunk]) {
-            touch(content, *e, chunk);
-            return;
+        for (std::size_t i = 0; i < chunks.size(); ++i) {
+            if (!refused[i].empty()) continue;
+            if (!e || !e->has_layer())
+                refused[i] = "chunk cache: no leaf layer for this content";
+            else if (e->present[chunks[i].index])
+                touch(content, *e, chunks[i].index);
+            else
+                to_write.push_back(i);
         }
+        if (to_write.empty()) return refused;
         writing = e;
-        fd = files(*e).first;
+        f = files(*e);
     }
     // Written outside the lock too: other streams' chunks, and readers, need
-    // not wait for this one's page-cache copy.
-    const bool written = *fd && write_at(fd->get(), data, chunk_offset(chunk));
-    const int write_errno = errno;
+    // not wait for these disk writes.
+    std::vector<bool> written(chunks.size());
+    std::vector<int> error(chunks.size());
+    for (std::size_t a = 0; a < to_write.size();) {
+        std::size_t b = a + 1;
+        while (b < to_write.size() && b - a < max_run_chunks &&
+               chunks[to_write[b]].index == chunks[to_write[b - 1]].index + 1)
+            ++b;
+        write_run(f, chunks, std::span(to_write).subspan(a, b - a), written, error);
+        a = b;
+    }
     std::lock_guard lock(mutex_);
     auto* e = find(content);
     // Unpinned and dropped meanwhile: the bytes went to a file that is gone.
-    if (e != writing) return;
-    if (!written) {
-        // A full disk loses a cache entry, never a byte a player gets.
-        spdlog::warn("chunk cache: cannot write {}: {}", e->data().string(), std::strerror(write_errno));
-        if (*fd && !e->present[chunk])
-            ::fallocate(fd->get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, chunk_offset(chunk),
-                        static_cast<off_t>(data.size()));
-        return;
+    if (e != writing) return refused;
+    std::optional<std::uint64_t> newest;
+    for (const auto i : to_write) {
+        const auto chunk = chunks[i].index;
+        const auto length = chunks[i].data.size();
+        if (!written[i]) {
+            // A full disk loses a cache entry, never a byte a player gets.
+            spdlog::warn("chunk cache: cannot write {}: {}", e->data().string(), std::strerror(error[i]));
+            if (*f.data && !e->present[chunk])
+                ::fallocate(f.data->get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, chunk_offset(chunk),
+                            static_cast<off_t>(length));
+            continue;
+        }
+        if (!e->present[chunk]) { // else a put of the same chunk got here first
+            e->present[chunk] = true;
+            ++e->held;
+            e->held_bytes += length;
+            (e->pinned ? pinned_bytes_ : unpinned_bytes_) += length;
+        }
+        touch(content, *e, chunk);
+        newest = chunk;
     }
-    if (!e->present[chunk]) { // else a put of the same chunk got here first
-        e->present[chunk] = true;
-        ++e->held;
-        e->held_bytes += data.size();
-        (e->pinned ? pinned_bytes_ : unpinned_bytes_) += data.size();
-    }
-    touch(content, *e, chunk);
-    if (!e->pinned) evict(&content, chunk);
+    if (newest && !e->pinned) evict(&content, *newest);
+    return refused;
 }
 
-std::pair<std::shared_ptr<const Fd>, std::shared_ptr<const Fd>> ChunkCache::files(Entry& e) {
+ChunkCache::Files ChunkCache::files(Entry& e) {
     e.opened_use = ++opened_uses_;
     if (!e.data_fd || !e.used_fd) {
         auto data = std::make_shared<const Fd>(e.data(), O_RDWR | O_CREAT);
         auto used = std::make_shared<const Fd>(e.used(), O_RDWR | O_CREAT);
-        if (!*data || !*used) return {std::move(data), std::move(used)}; // not kept: the next call tries again
+        if (!*data || !*used) return {std::move(data), nullptr, std::move(used)}; // not kept: the next call tries again
         e.data_fd = std::move(data);
         e.used_fd = std::move(used);
+        e.direct_fd.reset();
+        if (!direct_refused_) {
+            auto direct = std::make_shared<const Fd>(e.data(), O_RDWR | O_DIRECT);
+            if (*direct)
+                e.direct_fd = std::move(direct);
+            else if (errno == EINVAL && !direct_refused_.exchange(true))
+                spdlog::info("chunk cache: the filesystem under {} refuses O_DIRECT; chunks go through the page cache",
+                             dir_.string());
+        }
         // Over the bound: close the files of the content used longest ago.
         std::size_t open = 0;
         Entry* oldest = nullptr;
@@ -330,10 +384,72 @@ std::pair<std::shared_ptr<const Fd>, std::shared_ptr<const Fd>> ChunkCache::file
         }
         if (open > open_contents && oldest) {
             oldest->data_fd.reset();
+            oldest->direct_fd.reset();
             oldest->used_fd.reset();
         }
     }
-    return {e.data_fd, e.used_fd};
+    return {e.data_fd, e.direct_fd, e.used_fd};
+}
+
+bool ChunkCache::write_chunk(const Files& f, proto::ByteView data, std::uint64_t chunk) {
+    const auto at = static_cast<std::uint64_t>(chunk_offset(chunk));
+    if (f.direct && !direct_refused_ && core::direct_fits(at, data.size())) {
+        if (core::write_direct(f.direct->get(), bounce_, data, at)) return true;
+        if (errno == EINVAL && !direct_refused_.exchange(true))
+            spdlog::info("chunk cache: writes to {} refuse O_DIRECT; chunks go through the page cache", dir_.string());
+        // Whatever failed, the buffered write below says what the disk thinks.
+    }
+    return *f.data && write_at(f.data->get(), data, at);
+}
+
+void ChunkCache::write_run(const Files& f, std::span<const ChunkRef> chunks, std::span<const std::size_t> run,
+                           std::vector<bool>& written, std::vector<int>& error) {
+    bool direct = run.size() > 1 && f.direct && !direct_refused_;
+    for (const auto i : run)
+        direct = direct && core::direct_fits(static_cast<std::uint64_t>(chunk_offset(chunks[i].index)),
+                                             chunks[i].data.size());
+    if (direct) {
+        std::vector<std::span<const std::uint8_t>> pieces;
+        for (const auto i : run) pieces.push_back(chunks[i].data);
+        if (core::write_direct(f.direct->get(), bounce_, pieces,
+                               static_cast<std::uint64_t>(chunk_offset(chunks[run.front()].index)))) {
+            for (const auto i : run) written[i] = true;
+            return;
+        }
+        // Chunk by chunk instead: each learns what the disk thinks of it.
+    }
+    for (const auto i : run) {
+        written[i] = write_chunk(f, chunks[i].data, chunks[i].index);
+        error[i] = errno;
+    }
+}
+
+void ChunkCache::read_run(const Files& f, std::uint64_t first, std::span<proto::Bytes> out,
+                          std::span<const std::size_t> run, std::vector<bool>& ok) {
+    const auto offset = [&](std::size_t i) { return static_cast<std::uint64_t>(chunk_offset(first + i)); };
+    bool direct = run.size() > 1 && f.direct && !direct_refused_;
+    for (const auto i : run) direct = direct && core::direct_fits(offset(i), out[i].size());
+    if (direct) {
+        std::vector<std::span<std::uint8_t>> pieces;
+        for (const auto i : run) pieces.emplace_back(out[i]);
+        if (core::read_direct(f.direct->get(), bounce_, pieces, offset(run.front()))) {
+            for (const auto i : run) ok[i] = true;
+            return;
+        }
+        // Chunk by chunk instead: a failed read is not yet a damaged chunk.
+    }
+    for (const auto i : run) ok[i] = out[i].empty() || read_chunk(f, out[i], first + i);
+}
+
+bool ChunkCache::read_chunk(const Files& f, std::span<std::uint8_t> out, std::uint64_t chunk) {
+    const auto at = static_cast<std::uint64_t>(chunk_offset(chunk));
+    if (f.direct && !direct_refused_ && core::direct_fits(at, out.size())) {
+        if (core::read_direct(f.direct->get(), bounce_, out, at)) return true;
+        if (errno == EINVAL && !direct_refused_.exchange(true))
+            spdlog::info("chunk cache: reads of {} refuse O_DIRECT; chunks go through the page cache", dir_.string());
+        // A failed direct read is not a damaged chunk: the buffered read decides.
+    }
+    return *f.data && read_at(f.data->get(), out, at);
 }
 
 proto::Hash ChunkCache::expected_leaf(const proto::Hash& content, std::uint64_t chunk, std::size_t length) const {
@@ -346,30 +462,56 @@ proto::Hash ChunkCache::expected_leaf(const proto::Hash& content, std::uint64_t 
 }
 
 std::optional<proto::Bytes> ChunkCache::get(const proto::Hash& content, std::uint64_t chunk) {
-    proto::Bytes data;
-    proto::Hash leaf{};
-    std::shared_ptr<const Fd> fd;
+    auto one = get_many(content, chunk, 1);
+    return one.empty() ? std::nullopt : std::move(one.front());
+}
+
+std::vector<std::optional<proto::Bytes>> ChunkCache::get_many(const proto::Hash& content, std::uint64_t first,
+                                                              std::uint64_t count) {
+    std::vector<proto::Bytes> data;
+    std::vector<proto::Hash> leaf;
+    std::vector<std::size_t> present; // offsets into data of the chunks to read
+    Files f;
     {
         std::lock_guard lock(mutex_);
         auto* e = find(content);
-        if (!e || chunk >= e->present.size() || !e->present[chunk]) return std::nullopt;
-        data.resize(chunk_length(e->size, chunk));
-        leaf = e->leaves[chunk];
-        if (!data.empty()) fd = files(*e).first;
+        if (!e || first >= e->present.size()) return {};
+        count = std::min<std::uint64_t>(count, e->present.size() - first);
+        data.resize(count);
+        leaf.resize(count);
+        for (std::size_t i = 0; i < count; ++i) {
+            if (!e->present[first + i]) continue;
+            present.push_back(i);
+            data[i].resize(chunk_length(e->size, first + i));
+            leaf[i] = e->leaves[first + i];
+        }
+        if (present.empty()) return std::vector<std::optional<proto::Bytes>>(count);
+        f = files(*e);
     }
     // Read and hashed outside the lock (see put).
-    const bool ok = (data.empty() || (*fd && read_at(fd->get(), data, chunk_offset(chunk)))) &&
-                    proto::leaf_hash(data) == leaf;
+    std::vector<bool> ok(count);
+    for (std::size_t a = 0; a < present.size();) {
+        std::size_t b = a + 1;
+        while (b < present.size() && b - a < max_run_chunks && present[b] == present[b - 1] + 1) ++b;
+        read_run(f, first, data, std::span(present).subspan(a, b - a), ok);
+        a = b;
+    }
+    for (const auto i : present) ok[i] = ok[i] && proto::leaf_hash(data[i]) == leaf[i];
+    std::vector<std::optional<proto::Bytes>> out(count);
     std::lock_guard lock(mutex_);
     auto* e = find(content);
-    if (!e || chunk >= e->present.size()) return std::nullopt;
-    if (!ok) {
-        spdlog::warn("chunk cache: chunk {} of {} is damaged on disk; dropped", chunk, proto::to_hex(content));
-        forget(content, *e, chunk);
-        return std::nullopt;
+    if (!e || first + count > e->present.size()) return out;
+    for (const auto i : present) {
+        const auto chunk = first + i;
+        if (!ok[i]) {
+            spdlog::warn("chunk cache: chunk {} of {} is damaged on disk; dropped", chunk, proto::to_hex(content));
+            forget(content, *e, chunk);
+            continue;
+        }
+        touch(content, *e, chunk);
+        out[i] = std::move(data[i]);
     }
-    touch(content, *e, chunk);
-    return data;
+    return out;
 }
 
 bool ChunkCache::has(const proto::Hash& content, std::uint64_t chunk) const {

@@ -3,7 +3,9 @@
 // pinned content is kept whole, never evicted and outside the bound.
 //
 // Layout: DIR/<content hex>/ holds
-//   data      a sparse file, chunk i at i * 64 KiB, written with pwrite;
+//   data      a sparse file, chunk i at i * 64 KiB, written and read past the
+//             page cache (O_DIRECT, core/direct_io.hpp) where the filesystem
+//             allows: the cache keeps no second copy in memory;
 //   leaves    the content size + verified leaf layer (written once, atomically);
 //   used      one u64 last-use stamp per chunk, updated in place (8 bytes a use);
 //   pin.json  for pinned content: {"size", "meta"} (replaced atomically).
@@ -21,17 +23,20 @@
 // against the content id (proto::root_from_leaves) when it is read back.
 #pragma once
 
+#include "daemon/core/direct_io.hpp"
 #include "proto/bytes.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <filesystem>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string>
 #include <span>
 #include <tuple>
 #include <utility>
@@ -48,6 +53,9 @@ struct CacheOptions {
     // so a bound below one chunk (e.g. 0) still lets a just-fetched chunk be
     // read back once; at most that one chunk exceeds the bound.
     std::uint64_t max_bytes = 2ull << 30;
+    // Chunks past the page cache (O_DIRECT) where the filesystem takes it;
+    // false: always through it (what a filesystem that refuses gets anyway).
+    bool direct_io = true;
 };
 
 struct PinInfo {
@@ -81,9 +89,22 @@ public:
     // their leaf or length (checked again here: the cache only ever holds
     // verified bytes). A full disk loses the cache entry (logged), not the call.
     void put(const proto::Hash& content, std::uint64_t chunk, proto::ByteView data);
+    // Several chunks of one content, each checked and kept as put() would;
+    // runs of neighbouring chunks (how a stream's arrive) are written with
+    // one system call each. Per chunk: whether it was taken (false where put()
+    // would throw).
+    struct ChunkRef {
+        std::uint64_t index = 0;
+        proto::ByteView data;
+    };
+    std::vector<bool> put_many(const proto::Hash& content, std::span<const ChunkRef> chunks);
     // The chunk, verified again against its leaf; nullopt if missing, and
     // nullopt + dropped if the bytes on disk went bad. Counts as a use.
     std::optional<proto::Bytes> get(const proto::Hash& content, std::uint64_t chunk);
+    // Chunks first .. first + count - 1 (cut at the end of the content), as
+    // get() each; neighbouring present chunks are read with one system call.
+    std::vector<std::optional<proto::Bytes>> get_many(const proto::Hash& content, std::uint64_t first,
+                                                      std::uint64_t count);
     // Whether the chunk is believed present (not re-verified: get() does that).
     bool has(const proto::Hash& content, std::uint64_t chunk) const;
 
@@ -121,9 +142,27 @@ private:
     void forget(const proto::Hash& content, Entry& e, std::uint64_t chunk);
     void evict(const proto::Hash* keep_content, std::uint64_t keep_chunk);
     void save_pin(const Entry& e) const;
-    // The content's data and `used` files, open (kept open for the contents
-    // used last); either may be a failed Fd when the disk refuses.
-    std::pair<std::shared_ptr<const core::Fd>, std::shared_ptr<const core::Fd>> files(Entry& e);
+    // The content's files, open (kept open for the contents used last):
+    // `data` buffered, `direct` the same file with O_DIRECT (null where the
+    // filesystem refuses it), and `used`. data and used may be failed Fds
+    // when the disk refuses.
+    struct Files {
+        std::shared_ptr<const core::Fd> data, direct, used;
+    };
+    Files files(Entry& e);
+    // Chunk transfers of the data file, past the page cache where it can.
+    bool write_chunk(const Files& f, proto::ByteView data, std::uint64_t chunk);
+    // Writes chunks[i] for each i in `run` (ascending, neighbouring indices);
+    // written[i] (errno in error[i]) says how each went.
+    void write_run(const Files& f, std::span<const ChunkRef> chunks, std::span<const std::size_t> run,
+                   std::vector<bool>& written, std::vector<int>& error);
+    // put_many's body: per chunk, why it was refused (empty when taken).
+    std::vector<std::string> store(const proto::Hash& content, std::span<const ChunkRef> chunks);
+    bool read_chunk(const Files& f, std::span<std::uint8_t> out, std::uint64_t chunk);
+    // Reads out[i] (chunk first + i) for each i in `run` (neighbouring
+    // indices); ok[i] says how each went.
+    void read_run(const Files& f, std::uint64_t first, std::span<proto::Bytes> out, std::span<const std::size_t> run,
+                  std::vector<bool>& ok);
 
     std::filesystem::path dir_;
     CacheOptions options_;
@@ -136,6 +175,12 @@ private:
     std::uint64_t next_stamp_ = 1;
     std::uint64_t opened_uses_ = 0;
     std::uint64_t unpinned_bytes_ = 0, pinned_bytes_ = 0;
+
+    // Set when O_DIRECT is off (CacheOptions::direct_io) or once it is
+    // refused (EINVAL), at open or on a transfer: from then on every transfer
+    // is buffered. Read and written without mutex_.
+    std::atomic<bool> direct_refused_{false};
+    core::DirectBuffers bounce_;
 };
 
 } // namespace earshot::stream

@@ -93,7 +93,7 @@ private:
     // Reads the cached chunks after `index` ahead of the reader, several at a
     // time, so a replay hashes on every core while the io thread sends.
     void read_ahead(std::uint64_t index);
-    awaitable<void> read_ahead_one(std::uint64_t index);
+    awaitable<void> read_ahead_run(std::uint64_t first, std::uint64_t count);
 
     asio::any_io_executor ex_;
     peers::PeerManager& peers_;

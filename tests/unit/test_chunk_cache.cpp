@@ -5,10 +5,16 @@
 #include "proto/content_id.hpp"
 #include "tests/support/temp_dir.hpp"
 
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include <linux/magic.h>
 
 #include <fstream>
 #include <stdexcept>
+
+#include "daemon/core/file_io.hpp"
 
 using namespace earshot;
 using earshot::stream::CacheOptions;
@@ -420,4 +426,91 @@ BOOST_AUTO_TEST_CASE(a_rotten_leaf_layer_is_dropped) {
     BOOST_CHECK_THROW(a.put(cache, 0), std::invalid_argument);
     a.put_all(cache);
     BOOST_TEST(held(cache, a) == (Held{0, 1}));
+}
+
+BOOST_AUTO_TEST_CASE(runs_are_written_and_read_whole_and_judged_chunk_by_chunk) {
+    for (const bool direct : {true, false}) {
+        BOOST_TEST_CONTEXT("direct_io " << direct) {
+            test::TempDir tmp;
+            const auto dir = tmp / "cache";
+            ChunkCache cache(dir, {.direct_io = direct});
+            const Content a(5 * cs + 77, 40), b(cs, 41);
+            a.layer(cache);
+            // A stream's burst: neighbours, one impostor among them, the short
+            // last chunk, and one past the end.
+            const std::vector<ChunkCache::ChunkRef> burst{
+                {0, a.chunk(0)}, {1, a.chunk(1)}, {2, b.chunk(0)}, {3, a.chunk(3)},
+                {4, a.chunk(4)}, {5, a.chunk(5)}, {6, a.chunk(4)}};
+            BOOST_TEST(cache.put_many(a.id(), burst) == (std::vector<bool>{true, true, false, true, true, true, false}));
+            BOOST_TEST(held(cache, a) == (Held{0, 1, 3, 4, 5}));
+            BOOST_TEST(cache.unpinned_bytes() == 4 * cs + 77);
+            // Without a layer nothing is taken.
+            const std::vector<ChunkCache::ChunkRef> stray{{0, b.chunk(0)}};
+            BOOST_TEST(cache.put_many(b.id(), stray) == std::vector<bool>{false});
+
+            auto got = cache.get_many(a.id(), 0, 10); // cut at the end of the content
+            BOOST_REQUIRE(got.size() == 6u);
+            for (std::uint64_t i = 0; i < 6; ++i) {
+                BOOST_TEST_CONTEXT("chunk " << i) {
+                    BOOST_TEST(got[i].has_value() == (i != 2));
+                    if (got[i]) BOOST_TEST((*got[i] == a.chunk_copy(i)));
+                }
+            }
+            // Rot inside a run costs that chunk only; its neighbours still come out.
+            flip_byte(data_file(dir, a), 3 * cs + 9);
+            got = cache.get_many(a.id(), 0, 6);
+            BOOST_TEST(!got[3]);
+            BOOST_TEST((got[1] && *got[1] == a.chunk_copy(1)));
+            BOOST_TEST((got[4] && *got[4] == a.chunk_copy(4)));
+            BOOST_TEST(held(cache, a) == (Held{0, 1, 4, 5}));
+            BOOST_TEST(cache.get_many(a.id(), 6, 1).empty());
+            a.put(cache, 3);
+            BOOST_TEST(serves(cache, a, 3));
+        }
+    }
+}
+
+// Which of a file's pages the page cache holds.
+std::size_t resident_pages(const std::filesystem::path& file) {
+    const core::Fd fd(file, O_RDONLY);
+    BOOST_REQUIRE(fd);
+    struct stat st{};
+    BOOST_REQUIRE(::fstat(fd.get(), &st) == 0);
+    const auto length = static_cast<std::size_t>(st.st_size);
+    void* map = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd.get(), 0);
+    BOOST_REQUIRE(map != MAP_FAILED);
+    const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> in((length + page - 1) / page);
+    BOOST_REQUIRE(::mincore(map, length, in.data()) == 0);
+    ::munmap(map, length);
+    return static_cast<std::size_t>(std::count_if(in.begin(), in.end(), [](unsigned char v) { return v & 1; }));
+}
+
+BOOST_AUTO_TEST_CASE(chunks_bypass_the_page_cache_where_the_filesystem_allows) {
+    test::TempDir tmp;
+    struct statfs fs{};
+    BOOST_REQUIRE(::statfs(tmp.path().c_str(), &fs) == 0);
+    if (fs.f_type == TMPFS_MAGIC) {
+        // tmpfs keeps every page in memory whatever the flags: nothing to see.
+        BOOST_TEST_MESSAGE("temp dir is on tmpfs; page-cache residency not checked");
+        return;
+    }
+    const Content a(8 * cs, 50);
+    for (const bool direct : {true, false}) {
+        BOOST_TEST_CONTEXT("direct_io " << direct) {
+            const auto dir = tmp / (direct ? "direct" : "buffered");
+            ChunkCache cache(dir, {.direct_io = direct});
+            a.layer(cache);
+            std::vector<ChunkCache::ChunkRef> all;
+            for (std::uint64_t i = 0; i < a.chunks(); ++i) all.push_back({i, a.chunk(i)});
+            BOOST_TEST(cache.put_many(a.id(), all) == std::vector<bool>(a.chunks(), true));
+            for (const auto& got : cache.get_many(a.id(), 0, a.chunks())) BOOST_TEST(got.has_value());
+            const auto resident = resident_pages(data_file(dir, a));
+            const auto pages = 8 * cs / static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+            if (direct)
+                BOOST_TEST(resident == 0u);
+            else
+                BOOST_TEST(resident == pages);
+        }
+    }
 }
