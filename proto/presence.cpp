@@ -109,9 +109,13 @@ std::string record_problem(const Record& r) {
         for (std::size_t j = 0; j < i; ++j)
             if (same_place(r.endpoints[i], r.endpoints[j])) return "the same endpoint twice";
     }
-    for (std::size_t i = 0; i < r.relays.size(); ++i)
+    for (std::size_t i = 0; i < r.relays.size(); ++i) {
+        // A reader dials a relay by its key; a value that is no key (zeros,
+        // a small-order or non-canonical point) could never answer.
+        if (crypto_core_ed25519_is_valid_point(r.relays[i].data()) != 1) return "a relay that is not an Ed25519 public key";
         for (std::size_t j = 0; j < i; ++j)
             if (r.relays[i] == r.relays[j]) return "the same relay twice";
+    }
     return {};
 }
 
@@ -151,15 +155,16 @@ Key pair_secret(const Seed& own_seed, const PublicKey& peer) {
     return kdf(dh.bytes, "pair", {lo, hi});
 }
 
-Target ItemKeys::target() const {
-    // BEP 44: the item lives under SHA-1(k ‖ salt). libsodium has no SHA-1;
-    // OpenSSL's libcrypto (which libtorrent links too) does.
+Target item_target(const PublicKey& k, ByteView salt) {
+    // libsodium has no SHA-1; OpenSSL's libcrypto (which libtorrent links
+    // too) does.
+    if (salt.size() > 64) throw std::invalid_argument("BEP 44: a salt is at most 64 bytes");
+    std::array<std::uint8_t, 32 + 64> input;
+    std::copy(k.begin(), k.end(), input.begin());
+    std::copy(salt.begin(), salt.end(), input.begin() + 32);
     Target out;
     unsigned int size = 0;
-    std::array<std::uint8_t, 64> input;
-    std::copy(item_key.begin(), item_key.end(), input.begin());
-    std::copy(salt.begin(), salt.end(), input.begin() + 32);
-    if (EVP_Digest(input.data(), input.size(), out.data(), &size, EVP_sha1(), nullptr) != 1 || size != out.size())
+    if (EVP_Digest(input.data(), 32 + salt.size(), out.data(), &size, EVP_sha1(), nullptr) != 1 || size != out.size())
         throw std::runtime_error("SHA-1 failed");
     return out;
 }
@@ -181,6 +186,7 @@ ItemKeys item_keys(const Key& pair, const PublicKey& publisher, const PublicKey&
 }
 
 Bytes encode_plaintext(const Record& r) {
+    need_sodium();
     if (auto p = record_problem(r); !p.empty()) throw std::invalid_argument("presence record: " + p);
     ByteWriter w(plaintext_size);
     w.u8(version);
@@ -206,6 +212,7 @@ Bytes encode_plaintext(const Record& r) {
 }
 
 Record decode_plaintext(ByteView in) {
+    need_sodium();
     // Fixed size first; every count is then checked against its maximum
     // before it is used, and the largest record fits (static_assert above),
     // so the reads below stay in bounds without relying on ByteReader.

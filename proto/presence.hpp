@@ -52,6 +52,9 @@ using Nonce = std::array<std::uint8_t, 24>; // XChaCha20-Poly1305
 // key (not a point, a low-order point giving an all-zero DH) or is our own.
 Key pair_secret(const Seed& own_seed, const PublicKey& peer);
 
+// BEP 44's target of a mutable item: SHA-1(k ‖ salt), salt at most 64 bytes.
+Target item_target(const PublicKey& k, ByteView salt);
+
 // Everything one BEP 44 item needs: the item for one direction (publisher →
 // reader) in one epoch. Holds secrets (signing_seed, aead_key): keep it no
 // longer than the epoch it is for.
@@ -63,7 +66,7 @@ struct ItemKeys {
     PublicKey item_key{};  // its public key: BEP 44 `k`
     Salt salt{};           // BEP 44 `salt`
     Key aead_key{};        // XChaCha20-Poly1305 key of the value
-    Target target() const; // SHA-1(item_key ‖ salt)
+    Target target() const { return item_target(item_key, salt); }
 };
 
 // Both sides call this with the same arguments: the publisher to put, the
@@ -110,7 +113,7 @@ struct Record {
     // the epoch of the item (see next_published).
     std::uint64_t published = 0;
     std::vector<Endpoint> endpoints;  // at most max_endpoints, no address:port twice
-    std::vector<PublicKey> relays;    // "reachable via this peer"; at most max_relays, no repeats
+    std::vector<PublicKey> relays;    // "reachable via this peer"; at most max_relays, valid keys, no repeats
     bool operator==(const Record&) const = default;
 };
 
@@ -125,8 +128,9 @@ constexpr std::uint64_t next_published(std::uint64_t now_unix_seconds, std::uint
 // for a record decode_plaintext would refuse.
 Bytes encode_plaintext(const Record& r);
 // Exactly the inverse: wrong size, version, kind, family, port 0, an
-// unspecified or IPv4-mapped address, repeats, too many entries, non-zero
-// padding — each a DecodeError, nothing else is thrown.
+// unspecified or IPv4-mapped address, a relay that is no Ed25519 key,
+// repeats, too many entries, non-zero padding — each a DecodeError, nothing
+// else is thrown.
 Record decode_plaintext(ByteView plaintext);
 
 // The sealed value (sealed_size bytes) with a fresh random nonce. Throws
