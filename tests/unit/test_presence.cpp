@@ -517,8 +517,9 @@ BOOST_AUTO_TEST_CASE(a_dht_node_sees_no_identity_and_no_address) {
             const auto sealed = seal_with_nonce(k, record, nonce);
             const auto sig = sign(k, record.published, sealed);
             const auto payload = signing_payload(k.salt, record.published, bencode_string(sealed));
+            const auto target = k.target();
             Bytes all(k.item_key.begin(), k.item_key.end());
-            for (ByteView part : {ByteView(k.salt), ByteView(k.target()), ByteView(payload), ByteView(sig)})
+            for (ByteView part : {ByteView(k.salt), ByteView(target), ByteView(payload), ByteView(sig)})
                 all.insert(all.end(), part.begin(), part.end());
             seen.push_back(std::move(all));
         }
