@@ -4,7 +4,7 @@
 #include <sodium.h>
 
 #include <algorithm>
-#include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 

@@ -15,7 +15,6 @@
 
 #include <array>
 #include <cstdint>
-#include <limits>
 #include <string_view>
 #include <variant>
 #include <vector>
