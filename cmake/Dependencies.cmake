@@ -1,6 +1,8 @@
 # Every dependency comes from Debian's packages (contrib/install-deps.sh).
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(sodium REQUIRED IMPORTED_TARGET libsodium)
+# SHA-1 for BEP 44 item targets (proto/presence.cpp); libsodium has none.
+pkg_check_modules(libcrypto REQUIRED IMPORTED_TARGET libcrypto)
 pkg_check_modules(taglib REQUIRED IMPORTED_TARGET taglib)
 pkg_check_modules(lmdb REQUIRED IMPORTED_TARGET lmdb)
 pkg_check_modules(chromaprint REQUIRED IMPORTED_TARGET libchromaprint)

@@ -10,6 +10,8 @@ packages=(
   # libraries from the design card
   libtorrent-rasterbar-dev libboost-dev libboost-test-dev libboost-system-dev
   libsodium-dev libtag1-dev liblmdb-dev libchromaprint-dev
+  # OpenSSL's libcrypto: SHA-1 of BEP 44 item targets (libtorrent needs it too)
+  libssl-dev
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
   # tests generate audio with ffmpeg and play it back with mpv/ffprobe
@@ -21,6 +23,8 @@ packages=(
   # network-namespace tests (ip, ss, tc) and a library on a FUSE mount whose
   # reads hang (fusermount3; the filesystem is a few lines of fusepy)
   iproute2 fuse3 python3-fusepy python3
+  # the independent reference of proto/DHT.md's test vectors (presence_reference)
+  python3-nacl
 )
 
 missing=()
