@@ -54,7 +54,7 @@ for _ in 1 2 3; do
 done
 
 port=$((20000 + RANDOM % 20000))
-"$earshotd" --log-level warn --no-watch --library "$lib" --data "$data" --http "127.0.0.1:$port" & pid=$!
+"$earshotd" --log-level warn --no-watch --no-dht --no-port-mapping --library "$lib" --data "$data" --http "127.0.0.1:$port" & pid=$!
 until curl -sf "http://127.0.0.1:$port/api/v1/status" 2>/dev/null | grep -q '"running":false'; do sleep 0.1; done
 rss=$(awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")
 kill "$pid"; wait "$pid" 2>/dev/null || true

@@ -66,7 +66,7 @@ start() {
     http=$(free_port) peer=$(free_port)
     mkdir -p "$run/$name"
     "$earshotd" --library "$library" --data "$run/$name" --http "127.0.0.1:$http" --listen "127.0.0.1:$peer" \
-        --name "$name" --no-discovery --cache-size 1024 --log-level info > "$run/$name.log" 2>&1 &
+        --name "$name" --no-discovery --no-dht --no-port-mapping --cache-size 1024 --log-level info > "$run/$name.log" 2>&1 &
     pids+=($!)
     printf -v "${name}_pid" %s "$!"
     printf -v "${name}_url" %s "http://127.0.0.1:$http"

@@ -3,6 +3,8 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(sodium REQUIRED IMPORTED_TARGET libsodium)
 # SHA-1 for BEP 44 item targets (proto/presence.cpp); libsodium has none.
 pkg_check_modules(libcrypto REQUIRED IMPORTED_TARGET libcrypto)
+# The mainline DHT engine (daemon/dht/node.cpp only).
+pkg_check_modules(libtorrent REQUIRED IMPORTED_TARGET libtorrent-rasterbar)
 pkg_check_modules(taglib REQUIRED IMPORTED_TARGET taglib)
 pkg_check_modules(lmdb REQUIRED IMPORTED_TARGET lmdb)
 pkg_check_modules(chromaprint REQUIRED IMPORTED_TARGET libchromaprint)

@@ -78,6 +78,19 @@ peers::PeerServiceOptions peer_options(const Config& c) {
     return o;
 }
 
+dht::DhtServiceOptions dht_options(const Config& c) {
+    dht::DhtServiceOptions o;
+    // Checked here so a typo fails at start-up; libtorrent wants literal IPs.
+    const auto listen = parse_endpoint("--dht-listen", c.dht_listen);
+    o.node.listen = {listen.address().is_v6() ? "[" + listen.address().to_string() + "]:" + std::to_string(listen.port())
+                                              : listen.address().to_string() + ":" + std::to_string(listen.port())};
+    o.node.bootstrap = c.dht_bootstrap.empty() ? dht::default_bootstrap() : c.dht_bootstrap;
+    o.node.allow_local = c.dht_allow_local;
+    o.node.port_mapping = c.port_mapping;
+    o.node.state_file = c.data_dir / "dht-state";
+    return o;
+}
+
 } // namespace
 
 App::App(asio::io_context& io, Config config)
@@ -104,6 +117,13 @@ App::App(asio::io_context& io, Config config)
     resolver_.add_source({streams_.pin_source(), 1.0, std::chrono::milliseconds(1000)});
     library_.add_status_part([this](nlohmann::json& s) { peers_.status_part(s); });
     if (config_.oneshot) return;
+    if (config_.dht) dht_ = std::make_unique<dht::DhtService>(io_, identity_, peers_, dht_options(config_));
+    library_.add_status_part([this](nlohmann::json& s) {
+        if (dht_)
+            dht_->status_part(s);
+        else
+            s["dht"] = {{"running", false}};
+    });
     streams_.use_peers(peers_.manager());
     peers_.on_source_added = [this] { streams_.source_added(); };
 
@@ -128,11 +148,13 @@ void App::start() {
         server_->start();
         spdlog::info("HTTP API on http://{}", core::format_endpoint(server_->local_endpoint()));
         peers_.start();
+        if (dht_) dht_->start();
         streams_.start();
     }
 }
 
 void App::stop() {
+    if (dht_) dht_->stop();
     peers_.stop();
     library_.stop();
     if (server_) server_->stop();

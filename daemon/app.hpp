@@ -7,6 +7,7 @@
 //   stream::Streams      the bytes behind a sid: local files, swarms, cache, pins
 //   peers::PeerService   roster and pairing rules, links, LAN discovery
 //   peers::ServedLibrary what linked peers may see of the library and the pins
+//   dht::DhtService      the mainline DHT: presence for paired peers, a finder
 //   http::Server         the HTTP modules over the services' narrow interfaces
 //
 // Threads (docs/architecture.md): one io thread runs the io_context (HTTP,
@@ -18,6 +19,7 @@
 #include "daemon/core/blocking.hpp"
 #include "daemon/core/dir_lock.hpp"
 #include "daemon/core/event_bus.hpp"
+#include "daemon/dht/dht_service.hpp"
 #include "daemon/http/backend.hpp"
 #include "daemon/http/server.hpp"
 #include "daemon/library/library.hpp"
@@ -70,6 +72,8 @@ private:
     stream::Streams streams_;
     peers::ServedLibrary served_;
     peers::PeerService peers_;
+    // After peers_, whose finders hold its presence: destroyed first.
+    std::unique_ptr<dht::DhtService> dht_;
     std::unique_ptr<http::Server> server_;
 };
 

@@ -22,6 +22,11 @@ struct Config {
     std::uint64_t cache_mb = 2048;         // bound for cached remote chunks (pinned ones do not count)
     bool discovery = true;                 // LAN multicast announcements
     std::uint16_t discovery_port = 60212;
+    bool dht = true;                         // the mainline DHT: paired peers find each other anywhere
+    std::string dht_listen = "0.0.0.0:60213"; // UDP (libtorrent also holds its TCP side)
+    std::vector<std::string> dht_bootstrap;  // empty: the public mainline routers
+    bool dht_allow_local = false;            // private test DHTs on loopback or a LAN
+    bool port_mapping = true;                // UPnP-IGD / NAT-PMP for the peer and DHT ports
     std::string name;      // defaults to the host name
     std::string log_level = "info";
     std::string token;     // HTTP API token; required (and generated if empty) off loopback

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "proto/noise.hpp"
+#include "proto/presence.hpp"
 #include "proto/peer_id.hpp"
 
 #include <filesystem>
@@ -22,6 +23,12 @@ public:
     std::string peer_id() const { return proto::format_peer_id(public_key_); }
     // The same key pair as the Noise static identity of peer handshakes.
     proto::noise::StaticIdentity noise_identity() const { return proto::noise::StaticIdentity::from_seed(seed_); }
+    // The secret this daemon shares with `peer` (proto/DHT.md §3): its DHT
+    // items for that peer are derived from it. Throws std::invalid_argument
+    // for a key that is no usable Ed25519 point, or our own.
+    proto::presence::Key pair_secret(const proto::PublicKey& peer) const {
+        return proto::presence::pair_secret(seed_, peer);
+    }
     // Detached Ed25519 signature over `message`.
     std::array<std::uint8_t, 64> sign(proto::ByteView message) const;
     static bool verify(const proto::PublicKey& key, proto::ByteView message, std::span<const std::uint8_t, 64> signature);

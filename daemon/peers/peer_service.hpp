@@ -57,6 +57,9 @@ public:
     const Roster& roster() const { return roster_; }
     // Called after a link came up and its source was registered.
     std::function<void()> on_source_added;
+    // One more way to find peers (the DHT's), asked after the others; it
+    // outlives this service's links (stop() first).
+    void add_finder(Finder& f) { finders_.add(f); }
     // Adds this service's fields to GET /api/v1/status.
     void status_part(nlohmann::json& status) const;
 

@@ -370,7 +370,7 @@ BOOST_AUTO_TEST_CASE(a_data_folder_serves_one_daemon_at_a_time) {
     const auto log = tmp / "second.log";
     const auto port = [] { return "127.0.0.1:" + std::to_string(test::free_port()); };
     const int second = test::run(test::earshotd_path(),
-                                 {"--data", d.data().string(), "--http", port(), "--listen", port(), "--no-discovery"}, log);
+                                 {"--data", d.data().string(), "--http", port(), "--listen", port(), "--no-discovery", "--no-dht"}, log);
     BOOST_TEST(second == 1);
     std::ifstream in(log);
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

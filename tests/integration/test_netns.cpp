@@ -82,7 +82,8 @@ struct Node {
         fs::create_directories(data);
         auto argv = net.exec(side, {test::earshotd_path(), "--http", std::string("127.0.0.1:") + http_port, "--data",
                                     data.string(), "--log-level", "debug", "--library", library.string(), "--name",
-                                    name, "--listen", net.address(side) + ":" + peer_port, "--no-discovery"});
+                                    name, "--listen", net.address(side) + ":" + peer_port, "--no-discovery", "--no-dht",
+                                    "--no-port-mapping"});
         // `ip netns exec` execs the command in place: this pid is earshotd's.
         process = std::make_unique<test::Process>(argv[0], std::vector<std::string>(argv.begin() + 1, argv.end()),
                                                   data / "earshotd.log");

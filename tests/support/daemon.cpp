@@ -32,6 +32,14 @@ Daemon::Daemon(const std::filesystem::path& data, std::vector<std::string> args,
         args_.insert(args_.end(), {"--listen", "127.0.0.1:" + std::to_string(peer_port_)});
     }
     if (!given("--discovery-port")) args_.push_back("--no-discovery");
+    // Nothing in a test reaches the internet: no public DHT routers, no
+    // UPnP on whatever network the machine is on. A test with a DHT of its
+    // own names its nodes (--dht-bootstrap) and gets a port of its own.
+    if (!given("--dht-bootstrap"))
+        args_.push_back("--no-dht");
+    else if (!given("--dht-listen"))
+        args_.insert(args_.end(), {"--dht-listen", "127.0.0.1:0"});
+    if (!given("--no-port-mapping")) args_.push_back("--no-port-mapping");
     args_.insert(args_.begin(), {"--http", http_host + ":" + std::to_string(port_), "--data", data_.string(),
                                  "--log-level", "debug"});
     url_ = "http://127.0.0.1:" + std::to_string(port_);

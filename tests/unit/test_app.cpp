@@ -269,6 +269,8 @@ BOOST_AUTO_TEST_CASE(two_daemons_in_process_resolve_and_stream_each_other) {
         c.http = "127.0.0.1:0";
         c.listen = "127.0.0.1:0";
         c.discovery = false;
+        c.dht = false; // nothing in a test reaches the internet
+        c.port_mapping = false;
         c.threads = 1;
         return c;
     };
