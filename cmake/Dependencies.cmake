@@ -6,6 +6,10 @@ pkg_check_modules(libcrypto REQUIRED IMPORTED_TARGET libcrypto)
 pkg_check_modules(taglib REQUIRED IMPORTED_TARGET taglib)
 pkg_check_modules(lmdb REQUIRED IMPORTED_TARGET lmdb)
 pkg_check_modules(chromaprint REQUIRED IMPORTED_TARGET libchromaprint)
+# The mainline DHT (BEP 5/44): only the private test DHT and its tests link
+# it for now (tests/support/dht); -D flags from its .pc file must match the
+# library's build (ABI), hence pkg-config rather than a bare -ltorrent.
+pkg_check_modules(libtorrent REQUIRED IMPORTED_TARGET libtorrent-rasterbar)
 pkg_check_modules(ffmpeg REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswresample)
 
 find_package(Threads REQUIRED)
