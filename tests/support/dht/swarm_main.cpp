@@ -14,8 +14,8 @@
 // packet any node receives is appended to FILE as one line,
 //   in <remote ip:port> <local ip:port> <hex bytes>
 // so a test can search what its own sessions sent into the DHT. If
-// libtorrent had to drop alerts, a line "dropped <count>" says packets may be
-// missing. Progress and errors go to stderr; exit 1 when the network does
+// libtorrent had to drop alerts, a line "dropped <number of alert types>"
+// says packets may be missing. Progress and errors go to stderr; exit 1 when the network does
 // not form within the timeout, 2 for bad arguments.
 #include <libtorrent/alert_types.hpp>
 #include <libtorrent/session.hpp>
