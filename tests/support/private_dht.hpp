@@ -54,6 +54,9 @@ public:
     // How often libtorrent's alert queue overflowed in the tool: if not 0,
     // packets() may miss some, and an "X was never sent" check proves nothing.
     std::size_t dropped() const;
+    // Stops the tool now (SIGTERM) and returns its exit code: 0 unless it
+    // crashed or, in a sanitizer build, reported an error or a leak.
+    int stop() { return process_.terminate(); }
     // The tool's stderr/stdout so far, for a failure message.
     std::string tool_output() const { return process_.log_text(); }
 
