@@ -3,11 +3,13 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(sodium REQUIRED IMPORTED_TARGET libsodium)
 # SHA-1 for BEP 44 item targets (proto/presence.cpp); libsodium has none.
 pkg_check_modules(libcrypto REQUIRED IMPORTED_TARGET libcrypto)
-# The mainline DHT engine (daemon/dht/node.cpp only).
-pkg_check_modules(libtorrent REQUIRED IMPORTED_TARGET libtorrent-rasterbar)
 pkg_check_modules(taglib REQUIRED IMPORTED_TARGET taglib)
 pkg_check_modules(lmdb REQUIRED IMPORTED_TARGET lmdb)
 pkg_check_modules(chromaprint REQUIRED IMPORTED_TARGET libchromaprint)
+# The mainline DHT (BEP 5/44): daemon/dht/node.cpp and the private test DHT
+# (tests/support/dht); -D flags from its .pc file must match the library's
+# build (ABI), hence pkg-config rather than a bare -ltorrent.
+pkg_check_modules(libtorrent REQUIRED IMPORTED_TARGET libtorrent-rasterbar)
 pkg_check_modules(ffmpeg REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswresample)
 
 find_package(Threads REQUIRED)
