@@ -339,6 +339,20 @@ int run_status(client::Client& api, bool as_json) {
     fmt::print("tracks:  {}\n", field<std::uint64_t>(status, "tracks", 0));
     fmt::print("peers:   {} of {} paired online (peer port {})\n", field<std::uint64_t>(status, "peers_online", 0),
                field<std::uint64_t>(status, "peers_paired", 0), field<std::uint64_t>(status, "peer_port", 0));
+    if (const auto dht = status.find("dht"); dht != status.end() && dht->is_object()) {
+        if (!field<bool>(*dht, "running", false)) {
+            fmt::print("dht:     off\n");
+        } else {
+            std::string where;
+            if (const auto eps = dht->find("endpoints"); eps != dht->end() && eps->is_array())
+                for (const auto& e : *eps)
+                    where += (where.empty() ? "" : ", ") + field<std::string>(e, "address", "?") + " (" +
+                             field<std::string>(e, "kind", "?") + ")";
+            fmt::print("dht:     {} nodes, port {}; reachable: {}; published: {}\n",
+                       field<std::uint64_t>(*dht, "nodes", 0), field<std::uint64_t>(*dht, "port", 0),
+                       field<std::string>(*dht, "reachable", "?"), where.empty() ? "nothing yet" : where);
+        }
+    }
     const auto view = scan_view(status);
     if (scan_running(status)) {
         std::string line = "scanning, " + view.label;

@@ -42,7 +42,7 @@ proto::presence::Target target_of(const std::array<char, 32>& key, const std::st
 }
 
 // How often the counters (routing-table size, DHT traffic) are read.
-constexpr auto stats_interval = 5s;
+constexpr auto stats_interval = 2s;
 
 } // namespace
 

@@ -67,6 +67,9 @@ struct Presence::State : std::enable_shared_from_this<State> {
         std::uint64_t published = 0;
         std::chrono::steady_clock::time_point looked{};
         bool looking = false;
+        // Lookups in a row that found nothing new: the next waits longer (a
+        // friend offline for weeks costs a few lookups an hour, not 120).
+        unsigned misses = 0;
     };
 
     asio::io_context& io;
@@ -130,7 +133,11 @@ awaitable<void> Presence::State::publish_loop(std::shared_ptr<State> self) {
                 pub.refreshed_at = now;
             } else {
                 r.published = presence::next_published(now, pub.published);
-                pub.refreshed_at.reset();
+                // Put after the halfway mark: nothing to refresh this epoch.
+                if (into_epoch >= presence::epoch_seconds / 2 + jitter_of(p.key))
+                    pub.refreshed_at = now;
+                else
+                    pub.refreshed_at.reset();
             }
             r.endpoints = current;
             asio::co_spawn(io, put_for(self, p.key, std::move(r), false), asio::detached);
@@ -229,7 +236,11 @@ awaitable<void> Presence::State::lookup([[maybe_unused]] std::shared_ptr<State> 
     auto& g = found[peer.key];
     g.looking = false;
     g.looked = std::chrono::steady_clock::now();
-    if (!best || best->published <= g.published) co_return;
+    if (!best || best->published <= g.published) {
+        ++g.misses;
+        co_return;
+    }
+    g.misses = 0;
     ++lookups_found;
     auto endpoints = best->endpoints;
     std::stable_sort(endpoints.begin(), endpoints.end(),
@@ -277,7 +288,9 @@ awaitable<std::vector<peers::Candidate>> Presence::find(const peers::PeerRecord&
     auto& s = *state_;
     auto& f = s.found[peer.key];
     const auto now = std::chrono::steady_clock::now();
-    if (s.running && !f.looking && (f.looked == std::chrono::steady_clock::time_point{} || now - f.looked >= s.options.lookup_interval)) {
+    const auto interval = std::min<std::chrono::steady_clock::duration>(
+        s.options.lookup_interval * (1u << std::min(f.misses, 5u)), s.options.lookup_max_interval);
+    if (s.running && !f.looking && (f.looked == std::chrono::steady_clock::time_point{} || now - f.looked >= interval)) {
         f.looking = true;
         asio::co_spawn(s.io, s.lookup(state_, peer), asio::detached);
     }

@@ -7,9 +7,9 @@
 // the library. A peer is put for when the endpoints change, at each epoch
 // (hour) after a delay of its own, and halfway through it; it is looked up
 // only while the dialler asks for it (no link), at most once a
-// `lookup_interval`, and the dialler's questions are answered from the last
-// lookup at once: a DHT round trip never holds up the LAN's or the roster's
-// answers.
+// `lookup_interval` (less often while it stays unfound), and the dialler's
+// questions are answered from the last lookup at once: a DHT round trip
+// never holds up the LAN's or the roster's answers.
 //
 // Threads: the io thread.
 #pragma once
@@ -30,7 +30,10 @@
 namespace earshot::dht {
 
 struct PresenceOptions {
+    // Between lookups of a peer the dialler keeps asking for; doubled after
+    // each that found nothing new, up to lookup_max_interval.
     std::chrono::seconds lookup_interval{30};
+    std::chrono::seconds lookup_max_interval{900};
     std::chrono::milliseconds get_timeout{8000};
     // A lookup that found nothing tries again after this, then twice as
     // long, until lookup_interval.

@@ -39,7 +39,9 @@ void pair_by_id(test::Daemon& from, test::Daemon& to, const std::string& role, c
 }
 
 std::optional<json> peer_entry(test::Daemon& d, const std::string& name) {
-    for (const auto& p : d.api().get_json("/api/v1/peers")["peers"])
+    // Named: a range-for over a member of a temporary would dangle.
+    const auto body = d.api().get_json("/api/v1/peers");
+    for (const auto& p : body["peers"])
         if (p["name"] == name) return p;
     return std::nullopt;
 }
@@ -70,6 +72,14 @@ std::vector<std::string> on_dht(const test::PrivateDht& dht, std::vector<std::st
     return args;
 }
 
+// What each side knows, for a failure message.
+std::string state_of(test::Daemon& d) {
+    auto s = d.status();
+    std::string log = d.process().log_text();
+    if (log.size() > 3000) log = log.substr(log.size() - 3000);
+    return "peers " + d.api().get_json("/api/v1/peers").dump() + "\ndht " + s["dht"].dump() + "\nlog tail:\n" + log;
+}
+
 struct Pair {
     test::TempDir tmp;
     test::PrivateDht dht{20};
@@ -94,7 +104,8 @@ BOOST_AUTO_TEST_CASE(paired_by_id_alone_they_find_each_other_resolve_and_stream)
     pair_by_id(*p.laptop, *p.home, "device", "home");
     pair_by_id(*p.home, *p.laptop, "device", "laptop");
     const auto t0 = std::chrono::steady_clock::now();
-    BOOST_TEST_REQUIRE(eventually([&] { return online(*p.laptop, "home") && online(*p.home, "laptop"); }, 60s));
+    const bool linked = eventually([&] { return online(*p.laptop, "home") && online(*p.home, "laptop"); }, 60s);
+    BOOST_TEST_REQUIRE(linked, "laptop: " << state_of(*p.laptop) << "\nhome: " << state_of(*p.home));
     BOOST_TEST_MESSAGE("linked by id alone after "
                        << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
                        << " ms");
@@ -112,10 +123,27 @@ BOOST_AUTO_TEST_CASE(paired_by_id_alone_they_find_each_other_resolve_and_stream)
     BOOST_TEST(got.status == 200u);
     BOOST_TEST((got.body == read_file(p.track)));
 
-    const auto status = p.laptop->status()["dht"];
+    // The status's counters are a snapshot a few seconds old at most.
+    json status;
+    BOOST_TEST(eventually([&] {
+        status = p.laptop->status()["dht"];
+        return status["nodes"].get<int>() > 0 && status["packets_out"].get<int>() > 0;
+    }, 10s), status.dump());
     BOOST_TEST(status["running"].get<bool>());
-    BOOST_TEST(status["nodes"].get<int>() > 0, status.dump());
     BOOST_TEST(status["presence"]["puts_stored"].get<int>() >= 1, status.dump());
+    BOOST_TEST(status["reachable"] == "lan only"); // loopback: nothing public, nothing mapped
+
+    // What the user reads: `earshot status` and the VIA column.
+    const auto cli_status = test::run_program({test::earshot_cli_path(), "--api", p.laptop->url(), "status"});
+    BOOST_TEST(cli_status.exit_code == 0, cli_status.err);
+    BOOST_TEST(cli_status.out.find("reachable: lan only; published: " + p.laptop->peer_address() + " (lan)") !=
+                   std::string::npos,
+               cli_status.out);
+    const bool laptop_found_it = via_laptop == "dht";
+    auto& finder = laptop_found_it ? *p.laptop : *p.home;
+    const auto list = test::run_program({test::earshot_cli_path(), "--api", finder.url(), "device", "list"});
+    BOOST_TEST(list.exit_code == 0, list.err);
+    BOOST_TEST(list.out.find("dht") != std::string::npos, list.out);
 }
 
 BOOST_AUTO_TEST_CASE(a_peer_that_restarts_on_another_port_is_found_again) {
