@@ -12,7 +12,7 @@ measured in the same run:
                  looked up, not linked), over a library of a few tracks and of TRACKS tracks. Reference:
                  the same daemon with no paired peer.
 
-Usage: bench/dht_bench.py [BUILD=build] [--nodes 50] [--rounds 7] [--window 120] [--tracks 10000]
+Usage: bench/dht_bench.py [BUILD=build] [--nodes 50] [--rounds 7] [--window 120] [--tracks 10000] [--skip-traffic]
 Needs /usr/bin/python3 with PyNaCl (python3-nacl) for the offline peers' keys.
 """
 import argparse, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.parse, urllib.request
@@ -132,6 +132,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--window", type=int, default=120)
     ap.add_argument("--tracks", type=int, default=10000)
+    ap.add_argument("--skip-traffic", action="store_true")
     a = ap.parse_args()
     exe = os.path.join(a.build, "daemon", "earshotd")
     swarm_exe = os.path.join(a.build, "tests", "support", "earshot-test-dht")
@@ -194,6 +195,8 @@ def main():
         for d in daemons:
             d.stop()
         daemons.clear()
+        if a.skip_traffic:
+            return
         keys = [peer_id(bytes(nacl.signing.SigningKey.generate().verify_key)) for _ in range(100)]
         big = os.path.join(work, "big-library")
         make_library(big, a.tracks)
@@ -219,8 +222,10 @@ def main():
                 scale = 3600 / a.window
                 pk = (s1["packets_out"] - s0["packets_out"]) * scale
                 by = (s1["bytes_out"] - s0["bytes_out"]) * scale
+                ops = s1["presence"]["puts"] + s1["presence"]["lookups"] - s0["presence"]["puts"] - s0["presence"]["lookups"]
+                per_op = (s1["packets_out"] - s0["packets_out"]) / ops if ops else 0
                 print(f"  {label:>13} ({tracks} indexed), {n:3d} paired: {pk:9.0f} packets/h  {by / 1e6:7.2f} MB/h"
-                      f"   (puts {s1['presence']['puts']}, lookups {s1['presence']['lookups']})")
+                      f"   (in the window: {ops} puts and lookups, {per_op:.1f} packets sent each)")
                 d.stop()
                 daemons.remove(d)
     finally:

@@ -47,13 +47,6 @@ Bytes with_context(ByteView unsigned_part) {
     return std::move(w).take();
 }
 
-template <std::size_t N>
-std::array<std::uint8_t, N> fixed(ByteReader& r) {
-    std::array<std::uint8_t, N> out;
-    const auto b = r.raw(N);
-    std::copy(b.begin(), b.end(), out.begin());
-    return out;
-}
 
 } // namespace
 
@@ -73,18 +66,18 @@ Decoded decode(ByteView datagram) {
         throw DecodeError("announcement: " + std::to_string(datagram.size()) + " bytes, not " +
                           std::to_string(min_size) + ".." + std::to_string(max_size));
     ByteReader r(datagram);
-    const auto m = fixed<4>(r);
+    const auto m = r.array<4>();
     if (m != magic) throw DecodeError("announcement: bad magic");
     if (const auto v = r.u8(); v != version)
         throw DecodeError("announcement: unsupported version " + std::to_string(v));
     Decoded d;
     auto& a = d.announcement;
-    a.key = fixed<32>(r);
+    a.key = r.array<32>();
     const auto port_lo = r.u8();
     a.port = static_cast<std::uint16_t>(port_lo | (r.u8() << 8));
     if (a.port == 0) throw DecodeError("announcement: port 0");
     a.timestamp_ms = r.u64le();
-    a.instance = fixed<8>(r);
+    a.instance = r.array<8>();
     const std::size_t name_size = r.u8();
     if (name_size > max_name_size)
         throw DecodeError("announcement: name of " + std::to_string(name_size) + " bytes exceeds " +
@@ -95,7 +88,7 @@ Decoded decode(ByteView datagram) {
     const auto name = r.raw(name_size);
     a.name.assign(reinterpret_cast<const char*>(name.data()), name.size());
     if (!valid_name(a.name)) throw DecodeError("announcement: name is not UTF-8 or has control characters");
-    d.signature = fixed<signature_size>(r);
+    d.signature = r.array<signature_size>();
     d.signed_message = with_context(datagram.first(name_length_offset + 1 + name_size));
     return d;
 }

@@ -3,6 +3,7 @@
 // is written and read the same way everywhere.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -78,6 +79,14 @@ public:
         return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
     }
     ByteView raw(std::size_t n);
+    // The next N bytes as a fixed-size array (keys, nonces, signatures).
+    template <std::size_t N>
+    std::array<std::uint8_t, N> array() {
+        std::array<std::uint8_t, N> out;
+        const auto b = raw(N);
+        std::copy(b.begin(), b.end(), out.begin());
+        return out;
+    }
     ByteView blob() { return raw(checked_length(varint())); }
     std::string str() {
         const auto b = blob();

@@ -119,13 +119,6 @@ std::string record_problem(const Record& r) {
     return {};
 }
 
-template <std::size_t N>
-std::array<std::uint8_t, N> fixed(ByteReader& r) {
-    std::array<std::uint8_t, N> out;
-    const auto b = r.raw(N);
-    std::copy(b.begin(), b.end(), out.begin());
-    return out;
-}
 
 [[noreturn]] void malformed(const std::string& why) { throw DecodeError("presence record: " + why); }
 
@@ -230,8 +223,8 @@ Record decode_plaintext(ByteView in) {
         Endpoint e;
         e.kind = static_cast<EndpointKind>(kind);
         const auto family = rd.u8();
-        if (family == family_v4) e.address = fixed<4>(rd);
-        else if (family == family_v6) e.address = fixed<16>(rd);
+        if (family == family_v4) e.address = rd.array<4>();
+        else if (family == family_v6) e.address = rd.array<16>();
         else malformed("unknown address family " + std::to_string(family));
         const auto port_lo = rd.u8();
         e.port = static_cast<std::uint16_t>(port_lo | rd.u8() << 8);
@@ -239,7 +232,7 @@ Record decode_plaintext(ByteView in) {
     }
     const std::size_t relays = rd.u8();
     if (relays > max_relays) malformed(std::to_string(relays) + " relays, more than " + std::to_string(max_relays));
-    for (std::size_t i = 0; i < relays; ++i) r.relays.push_back(fixed<32>(rd));
+    for (std::size_t i = 0; i < relays; ++i) r.relays.push_back(rd.array<32>());
     // The rest is padding, and padding is zeros: no second spelling of a
     // record, and no room to hide anything in.
     const auto pad = rd.raw(rd.remaining());

@@ -87,70 +87,65 @@ private:
     std::vector<Buffer> idle_;
 };
 
-// Writes `in` at `at` through `direct_fd` (opened with O_DIRECT); the
-// caller checked direct_fits() and that in.size() <= buffers.size().
-// False on error, errno set (EINVAL: the filesystem refuses O_DIRECT).
-inline bool write_direct(int direct_fd, DirectBuffers& buffers, std::span<const std::uint8_t> in, std::uint64_t at) {
-    const auto lease = buffers.lease();
-    std::memcpy(lease.bytes().data(), in.data(), in.size());
-    return write_at(direct_fd, lease.bytes().first(in.size()), at);
-}
-
-// Writes `pieces` back to back from `at` with one system call (a direct
-// write costs a round trip to the device whatever its length); each piece
-// fits direct_fits() and buffers.size(). False on error or a short write
-// (errno set; the caller writes the pieces buffered to learn what the disk
-// thinks).
-inline bool write_direct(int direct_fd, DirectBuffers& buffers, std::span<const std::span<const std::uint8_t>> pieces,
-                         std::uint64_t at) {
-    std::vector<DirectBuffers::Lease> leases;
-    std::vector<iovec> iov;
-    leases.reserve(pieces.size());
-    iov.reserve(pieces.size());
-    std::size_t total = 0;
-    for (const auto& piece : pieces) {
-        const auto& lease = leases.emplace_back(buffers.lease());
-        std::memcpy(lease.bytes().data(), piece.data(), piece.size());
-        iov.push_back({lease.bytes().data(), piece.size()});
-        total += piece.size();
+namespace detail {
+// The aligned buffers behind one vectored transfer, one per piece.
+struct Staged {
+    explicit Staged(std::size_t pieces) {
+        leases.reserve(pieces);
+        iov.reserve(pieces);
     }
-    for (;;) {
-        const auto n = ::pwritev(direct_fd, iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(at));
-        if (n < 0 && errno == EINTR) continue;
+    std::uint8_t* add(DirectBuffers& buffers, std::size_t size) {
+        const auto& lease = leases.emplace_back(buffers.lease());
+        iov.push_back({lease.bytes().data(), size});
+        total += size;
+        return lease.bytes().data();
+    }
+    // errno = EIO for a short transfer, so the caller's message says something.
+    bool whole(ssize_t n) const {
         if (n >= 0 && static_cast<std::size_t>(n) != total) errno = EIO;
         return n >= 0 && static_cast<std::size_t>(n) == total;
     }
-}
-
-// Reads `pieces` back to back from `at` with one system call, as the
-// vectored write_direct; false on error or a short read.
-inline bool read_direct(int direct_fd, DirectBuffers& buffers, std::span<const std::span<std::uint8_t>> pieces,
-                        std::uint64_t at) {
     std::vector<DirectBuffers::Lease> leases;
     std::vector<iovec> iov;
-    leases.reserve(pieces.size());
-    iov.reserve(pieces.size());
     std::size_t total = 0;
-    for (const auto& piece : pieces) {
-        const auto& lease = leases.emplace_back(buffers.lease());
-        iov.push_back({lease.bytes().data(), piece.size()});
-        total += piece.size();
-    }
+};
+} // namespace detail
+
+// Writes `pieces` back to back from `at` through `direct_fd` (opened with
+// O_DIRECT) with one system call: a direct write costs a round trip to the
+// device whatever its length. Each piece fits direct_fits() and
+// buffers.size(). False on error or a short write (errno set; the caller
+// writes the pieces buffered to learn what the disk thinks; EINVAL: the
+// filesystem refuses O_DIRECT).
+inline bool write_direct(int direct_fd, DirectBuffers& buffers, std::span<const std::span<const std::uint8_t>> pieces,
+                         std::uint64_t at) {
+    detail::Staged staged(pieces.size());
+    for (const auto& piece : pieces) std::memcpy(staged.add(buffers, piece.size()), piece.data(), piece.size());
     ssize_t n;
-    do n = ::preadv(direct_fd, iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(at));
+    do n = ::pwritev(direct_fd, staged.iov.data(), static_cast<int>(staged.iov.size()), static_cast<off_t>(at));
     while (n < 0 && errno == EINTR);
-    if (n >= 0 && static_cast<std::size_t>(n) != total) errno = EIO;
-    if (n < 0 || static_cast<std::size_t>(n) != total) return false;
-    for (std::size_t i = 0; i < pieces.size(); ++i) std::memcpy(pieces[i].data(), leases[i].bytes().data(), pieces[i].size());
+    return staged.whole(n);
+}
+
+inline bool write_direct(int direct_fd, DirectBuffers& buffers, std::span<const std::uint8_t> in, std::uint64_t at) {
+    return write_direct(direct_fd, buffers, std::span(&in, 1), at);
+}
+
+// Reads `pieces` back to back from `at`, as write_direct.
+inline bool read_direct(int direct_fd, DirectBuffers& buffers, std::span<const std::span<std::uint8_t>> pieces,
+                        std::uint64_t at) {
+    detail::Staged staged(pieces.size());
+    for (const auto& piece : pieces) staged.add(buffers, piece.size());
+    ssize_t n;
+    do n = ::preadv(direct_fd, staged.iov.data(), static_cast<int>(staged.iov.size()), static_cast<off_t>(at));
+    while (n < 0 && errno == EINTR);
+    if (!staged.whole(n)) return false;
+    for (std::size_t i = 0; i < pieces.size(); ++i) std::memcpy(pieces[i].data(), staged.iov[i].iov_base, pieces[i].size());
     return true;
 }
 
-// Reads out.size() bytes at `at` through `direct_fd`, as write_direct.
 inline bool read_direct(int direct_fd, DirectBuffers& buffers, std::span<std::uint8_t> out, std::uint64_t at) {
-    const auto lease = buffers.lease();
-    if (!read_at(direct_fd, lease.bytes().first(out.size()), at)) return false;
-    std::memcpy(out.data(), lease.bytes().data(), out.size());
-    return true;
+    return read_direct(direct_fd, buffers, std::span(&out, 1), at);
 }
 
 } // namespace earshot::core

@@ -52,6 +52,7 @@ struct Node::State : std::enable_shared_from_this<State> {
     struct GetWait {
         explicit GetWait(asio::io_context& io) : done(io) {}
         std::optional<FoundItem> best;
+        Node::Enough enough;
         asio::steady_timer done;
     };
     struct PutWait {
@@ -106,8 +107,10 @@ void Node::State::handle(lt::alert* a) {
         // Only strings are earshot's (and an empty entry is "nothing found").
         if (v.type() == lt::entry::string_t) {
             FoundItem found{static_cast<std::uint64_t>(m->seq), proto::Bytes(v.string().begin(), v.string().end())};
-            for (auto& w : it->second)
+            for (auto& w : it->second) {
                 if (!w->best || w->best->seq < found.seq) w->best = found;
+                if (w->enough && w->enough(found)) w->done.cancel();
+            }
         }
         if (m->authoritative)
             for (auto& w : it->second) w->done.cancel();
@@ -254,12 +257,13 @@ void Node::stop() {
 }
 
 awaitable<std::optional<FoundItem>> Node::get(const proto::PublicKey& key, std::span<const std::uint8_t> salt,
-                                              std::chrono::milliseconds timeout) {
+                                              std::chrono::milliseconds timeout, Enough enough) {
     auto state = state_;
     if (!state->session) co_return std::nullopt;
     const std::string salt_text(salt.begin(), salt.end());
     const auto target = proto::presence::item_target(key, salt);
     auto wait = std::make_shared<State::GetWait>(state->io);
+    wait->enough = std::move(enough);
     state->gets[target].push_back(wait);
     state->session->dht_get_item(to_lt_key(key), salt_text);
     wait->done.expires_after(timeout);

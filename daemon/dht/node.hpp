@@ -83,10 +83,14 @@ public:
     void stop();
 
     // The item under (key, salt) with the highest seq any node returned
-    // within `timeout`; nullopt when none did. The value is not checked here
-    // beyond BEP 44's signature, which libtorrent verifies.
+    // before the lookup ended or `timeout`; nullopt when none did. With
+    // `enough`, the first item it accepts ends the wait: a lookup ends only
+    // when every node asked has answered or timed out, and nodes that left
+    // (churn) take seconds to time out. The value is not checked here beyond
+    // BEP 44's signature, which libtorrent verifies.
+    using Enough = std::function<bool(const FoundItem&)>;
     awaitable<std::optional<FoundItem>> get(const proto::PublicKey& key, std::span<const std::uint8_t> salt,
-                                            std::chrono::milliseconds timeout);
+                                            std::chrono::milliseconds timeout, Enough enough = {});
     // Puts `sealed` (as a bencoded string) under keys.item_key/keys.salt with
     // `seq`, signed with keys.signing_seed. Returns how many nodes stored it
     // (0: none, or no answer within `timeout`).

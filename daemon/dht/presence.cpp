@@ -213,7 +213,17 @@ awaitable<void> Presence::State::lookup([[maybe_unused]] std::shared_ptr<State> 
         ++lookups;
         for (const auto epoch : presence::lookup_epochs(clock())) {
             const auto keys = presence::item_keys(pair, peer.key, me.public_key(), epoch);
-            auto item = co_await node.get(keys.item_key, keys.salt, options.get_timeout);
+            // The first copy that opens will do: waiting for every node of
+            // the lookup to answer costs seconds when some have gone.
+            auto opens = [keys](const FoundItem& i) {
+                try {
+                    presence::open(keys, i.seq, i.value);
+                    return true;
+                } catch (const proto::DecodeError&) {
+                    return false;
+                }
+            };
+            auto item = co_await node.get(keys.item_key, keys.salt, options.get_timeout, std::move(opens));
             if (!item) continue;
             try {
                 auto r = presence::open(keys, item->seq, item->value);

@@ -52,14 +52,7 @@ bool online(test::Daemon& d, const std::string& name) {
 }
 
 json search(test::Daemon& d, const std::string& artist, const std::string& track) {
-    auto body = d.api().get_json("/api/v1/search?" +
-                                 client::query_string({{"artist", artist}, {"track", track}, {"timeout", "5000"}}));
-    const auto qid = body["qid"].get<std::string>();
-    eventually([&] {
-        body = d.api().get_json("/api/v1/results/" + qid);
-        return body["finished"].get<bool>();
-    }, 10s);
-    return body;
+    return test::search_all(d, artist, track);
 }
 
 // A daemon on the private DHT, with its own DHT port and no LAN discovery

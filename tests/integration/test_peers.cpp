@@ -54,17 +54,8 @@ bool online(test::Daemon& d, const std::string& name) {
     return false;
 }
 
-// The search's results once every source answered (a local exact match
-// solves the query before the peers' answers are in).
 json search(test::Daemon& d, const std::string& artist, const std::string& track) {
-    auto body = d.api().get_json("/api/v1/search?" +
-                                 client::query_string({{"artist", artist}, {"track", track}, {"timeout", "5000"}}));
-    const auto qid = body["qid"].get<std::string>();
-    eventually([&] {
-        body = d.api().get_json("/api/v1/results/" + qid);
-        return body["finished"].get<bool>();
-    }, 10s);
-    return body;
+    return test::search_all(d, artist, track);
 }
 
 // The result for these exact bytes, if the search found them.

@@ -1,4 +1,5 @@
 #include "tests/support/daemon.hpp"
+#include "tests/support/eventually.hpp"
 
 #include <algorithm>
 
@@ -111,6 +112,18 @@ void Daemon::kill9_and_restart() {
     process_->kill9();
     spawn();
     wait_ready();
+}
+
+nlohmann::json search_all(Daemon& d, const std::string& artist, const std::string& track) {
+    auto body = d.api().get_json("/api/v1/search?" + client::query_string({{"artist", artist},
+                                                                             {"track", track},
+                                                                             {"timeout", "5000"}}));
+    const auto qid = body["qid"].get<std::string>();
+    eventually([&] {
+        body = d.api().get_json("/api/v1/results/" + qid);
+        return body["finished"].get<bool>();
+    }, std::chrono::seconds(10));
+    return body;
 }
 
 } // namespace earshot::test

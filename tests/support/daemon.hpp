@@ -74,6 +74,11 @@ private:
     std::unique_ptr<client::Client> api_;
 };
 
+// A search's results once every source answered (GET /api/v1/search, then
+// /api/v1/results/QID until finished, at most 10 s): a local exact match
+// solves the query before the peers' answers are in.
+nlohmann::json search_all(Daemon& d, const std::string& artist, const std::string& track);
+
 std::string earshotd_path();
 std::string earshot_cli_path();
 
