@@ -220,3 +220,27 @@ BOOST_AUTO_TEST_CASE(dht_nodes_see_no_key_id_name_or_content_id) {
     secrets.emplace_back("artist", bytes("Distant Shore"));
     for (const auto& [what, needle] : secrets) BOOST_TEST(!p.dht.received(needle), what << " seen by a DHT node");
 }
+
+BOOST_AUTO_TEST_CASE(a_restart_rejoins_from_its_saved_routing_table) {
+    Pair p;
+    BOOST_TEST_REQUIRE(eventually([&] { return p.laptop->status()["dht"]["nodes"].get<int>() > 0; }, 20s));
+    p.laptop->stop();
+    p.laptop.reset();
+    BOOST_TEST(fs::file_size(p.tmp / "laptop" / "dht-state") > 0u);
+    // Its only bootstrap node is dead: what it knows it knows from DATA/dht-state.
+    p.laptop = std::make_unique<test::Daemon>(
+        p.tmp / "laptop", std::vector<std::string>{"--name", "laptop", "--dht-bootstrap", "127.0.0.1:1", "--dht-allow-local"});
+    json status;
+    const auto t0 = std::chrono::steady_clock::now();
+    BOOST_TEST_REQUIRE(eventually([&] {
+        status = p.laptop->status()["dht"];
+        return status["nodes"].get<int>() > 0;
+    }, 20s), status.dump());
+    BOOST_TEST_MESSAGE("rejoined from the saved routing table after "
+                       << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
+                       << " ms");
+    // And it is a working member: it finds home by id.
+    pair_by_id(*p.laptop, *p.home, "device", "home");
+    pair_by_id(*p.home, *p.laptop, "device", "laptop");
+    BOOST_TEST(eventually([&] { return online(*p.laptop, "home") && online(*p.home, "laptop"); }, 60s));
+}
