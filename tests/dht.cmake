@@ -8,3 +8,7 @@ add_dependencies(test_private_dht earshot-test-dht)
 # stream; a restart on another port; a stranger; what the DHT nodes saw.
 earshot_test(test_dht SOURCES integration/test_dht.cpp LABELS integration TIMEOUT 600)
 add_dependencies(test_dht earshotd earshot earshot-test-dht)
+# dht::Presence's schedule with the clock stepped by hand, against a private
+# DHT: first put, halfway refresh (same bytes), next epoch, unpairing.
+earshot_test(test_dht_presence SOURCES unit/test_dht_presence.cpp LIBS earshot_dht LABELS integration TIMEOUT 120)
+add_dependencies(test_dht_presence earshot-test-dht)

@@ -56,6 +56,7 @@ struct Presence::State : std::enable_shared_from_this<State> {
         std::uint64_t epoch = 0;
         std::uint64_t published = 0; // the record's time, its seq
         std::vector<presence::Endpoint> endpoints;
+        proto::Bytes sealed; // the value put last: a refresh puts these very bytes
         std::optional<std::uint64_t> refreshed_at; // the halfway re-put of this epoch
         bool putting = false;
         // After a put no node took (no DHT yet, or none reachable): not before.
@@ -100,8 +101,10 @@ struct Presence::State : std::enable_shared_from_this<State> {
     }
 
     awaitable<void> publish_loop(std::shared_ptr<State> self);
-    awaitable<void> put_for(std::shared_ptr<State> self, proto::PublicKey peer, presence::Record record,
-                            bool withdraw);
+    // fresh: a new record (new seq); refresh: the last value again, same
+    // seq; withdraw: the empty record of an unpaired peer.
+    enum class Put { fresh, refresh, withdraw };
+    awaitable<void> put_for(std::shared_ptr<State> self, proto::PublicKey peer, presence::Record record, Put kind);
     awaitable<void> lookup(std::shared_ptr<State> self, peers::PeerRecord peer);
 };
 
@@ -126,7 +129,8 @@ awaitable<void> Presence::State::publish_loop(std::shared_ptr<State> self) {
                 pub.epoch == epoch && !pub.refreshed_at && into_epoch >= presence::epoch_seconds / 2 + jitter_of(p.key);
             if (!(first || changed || new_epoch || halfway)) continue;
             presence::Record r;
-            if (halfway && !changed) {
+            const bool refresh = halfway && !changed && !first;
+            if (refresh) {
                 // The same signed item again: it only refreshes the storing
                 // nodes' timers against churn (same seq, same value).
                 r.published = pub.published;
@@ -140,7 +144,8 @@ awaitable<void> Presence::State::publish_loop(std::shared_ptr<State> self) {
                     pub.refreshed_at.reset();
             }
             r.endpoints = current;
-            asio::co_spawn(io, put_for(self, p.key, std::move(r), false), asio::detached);
+            asio::co_spawn(io, put_for(self, p.key, std::move(r), refresh ? Put::refresh : Put::fresh),
+                           asio::detached);
         }
         // Unpaired: one last record with nothing in it, then silence (§6.5).
         for (auto it = published.begin(); it != published.end();) {
@@ -150,7 +155,7 @@ awaitable<void> Presence::State::publish_loop(std::shared_ptr<State> self) {
             }
             presence::Record r;
             r.published = presence::next_published(now, it->second.published);
-            asio::co_spawn(io, put_for(self, it->first, std::move(r), true), asio::detached);
+            asio::co_spawn(io, put_for(self, it->first, std::move(r), Put::withdraw), asio::detached);
             secrets.erase(it->first);
             found.erase(it->first);
             it = published.erase(it);
@@ -162,24 +167,33 @@ awaitable<void> Presence::State::publish_loop(std::shared_ptr<State> self) {
     }
 }
 
-awaitable<void> Presence::State::put_for([[maybe_unused]] std::shared_ptr<State> self, proto::PublicKey peer, presence::Record record,
-                                         bool withdraw) {
+awaitable<void> Presence::State::put_for([[maybe_unused]] std::shared_ptr<State> self, proto::PublicKey peer,
+                                         presence::Record record, Put kind) {
     const auto* s = secret(peer);
     if (!s) co_return;
     const auto keys = presence::item_keys(*s, me.public_key(), peer, presence::epoch_of(record.published));
     s = nullptr; // the map entry may go while this awaits
-    if (!withdraw) {
+    std::optional<proto::Bytes> sealed;
+    if (kind == Put::refresh) {
+        // The stored value again: storing nodes refuse a different value
+        // under the same seq.
+        if (auto it = published.find(peer); it != published.end() && !it->second.sealed.empty())
+            sealed = it->second.sealed;
+    }
+    if (!sealed) {
+        try {
+            sealed = presence::seal(keys, record);
+        } catch (const std::invalid_argument& e) {
+            spdlog::warn("dht: cannot seal the presence record for {}: {}", short_id(peer), e.what());
+        }
+    }
+    if (kind != Put::withdraw) {
         auto& pub = published[peer];
         pub.putting = true;
         pub.epoch = keys.epoch;
         pub.published = record.published;
         pub.endpoints = record.endpoints;
-    }
-    std::optional<proto::Bytes> sealed;
-    try {
-        sealed = presence::seal(keys, record);
-    } catch (const std::invalid_argument& e) {
-        spdlog::warn("dht: cannot seal the presence record for {}: {}", short_id(peer), e.what());
+        if (sealed) pub.sealed = *sealed;
     }
     int stored = 0;
     if (sealed) stored = co_await node.put(keys, record.published, std::move(*sealed), options.put_timeout);
