@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 namespace earshot::test {
 namespace {
@@ -83,6 +84,17 @@ struct NatRouter::Impl {
         must(argv);
     }
 
+    void wait_running(const std::vector<std::pair<Where, std::string>>& links) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        for (const auto& [w, dev] : links)
+            while (run_program({"ip", "-n", ns[w], "-o", "link", "show", "dev", dev}).out.find("state UP") ==
+                   std::string::npos) {
+                if (std::chrono::steady_clock::now() > deadline)
+                    throw std::runtime_error(dev + " in " + ns[w] + " did not come up");
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+    }
+
     void build() {
         // Each veth end is created in its namespace, so fixed names (LAN,
         // WAN, eth0) cannot collide with another test's.
@@ -99,6 +111,11 @@ struct NatRouter::Impl {
         ip(router, {"link", "set", "WAN", "up"});
         ip(home, {"link", "set", "eth0", "up"});
         ip(wan, {"link", "set", "eth0", "up"});
+        // A veth end reports its carrier a moment after `up` (the kernel's
+        // link watch). libtorrent expands 0.0.0.0 only to interfaces that
+        // run at start: a daemon started at once listened on 127.0.0.1
+        // alone, sent nothing and mapped nothing for 60 s.
+        wait_running({{router, "LAN"}, {router, "WAN"}, {home, "eth0"}, {wan, "eth0"}});
         // Home's default route also carries SSDP's multicast (239.255.255.250).
         ip(home, {"route", "add", "default", "via", router_lan_address});
         ip(router, {"route", "add", "10.99.0.0/24", "via", wan_address, "dev", "WAN"});
