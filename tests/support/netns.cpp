@@ -45,9 +45,9 @@ void must(const std::vector<std::string>& argv) {
     if (auto err = run_checked(argv); !err.empty()) throw std::runtime_error(err);
 }
 
-// Namespaces left behind by test processes that died without cleaning up
-// (a CTest timeout kills with SIGKILL): named after a pid that is gone.
-void remove_orphans() {
+} // namespace
+
+void remove_orphan_namespaces() {
     const auto list = run_program({"ip", "netns", "list"});
     std::size_t at = 0;
     while (at < list.out.size()) {
@@ -62,6 +62,8 @@ void remove_orphans() {
         if (!std::filesystem::exists("/proc/" + pid)) run_program({"ip", "netns", "del", name});
     }
 }
+
+namespace {
 
 class Fd {
 public:
@@ -235,7 +237,7 @@ NetnsPair::NetnsPair(Impairment impairment) : impl_(std::make_unique<Impl>()) {
         throw NetnsUnavailable(std::string("no `ip` command (install iproute2): ") + e.what());
     }
     impl_->imp = impairment;
-    remove_orphans();
+    remove_orphan_namespaces();
     // Unique per process and per pair within it; the subnet only has to be
     // unique for readability, since each namespace has its own routing table.
     static std::atomic<int> counter{0};
