@@ -110,20 +110,11 @@ std::vector<presence::Endpoint> DhtService::endpoints() const {
     } else {
         add(kind_of(local.address()), local.address(), port);
     }
-    // libtorrent 2.0.8's portmap_alert carries no address and the router's
-    // answer to GetExternalIPAddress never reaches us as an alert (checked
-    // behind miniupnpd: mappings within 0.4 s, no external_ip_alert in 30 s
-    // without DHT nodes), so a mapping is published at the address DHT
-    // nodes observed. Only mappings of the peer port: libtorrent also maps
-    // its DHT port, TCP side included, and nothing of ours answers there.
-    // Mapped before observed: add() keeps the first of two equal
-    // address:port pairs, and with the external port equal to ours the
-    // observed guess would otherwise hide the mapping the router made.
     for (const auto& e : node_->external()) {
         if (e.via != "observed") continue;
-        for (const auto& m : node_->external())
-            if (m.via != "observed" && m.peer && m.port) add(presence::EndpointKind::mapped, e.address, m.port);
         add(presence::EndpointKind::observed, e.address, port);
+        for (const auto& m : node_->external())
+            if (m.via != "observed" && m.tcp && m.port) add(presence::EndpointKind::mapped, e.address, m.port);
     }
     // Mapped ahead of observed: it is the one that goes through the router.
     std::stable_partition(out.begin(), out.end(),

@@ -67,10 +67,6 @@ struct Node::State : std::enable_shared_from_this<State> {
     std::map<proto::presence::Target, std::vector<std::shared_ptr<GetWait>>> gets;
     std::map<proto::presence::Target, std::vector<std::shared_ptr<PutWait>>> puts;
     std::vector<ExternalEndpoint> external;
-    // What add_port_mapping returned for the peer port: each listen
-    // socket's UPnP and NAT-PMP client numbers its mappings, and portmap_alert
-    // names one only by that number.
-    std::vector<lt::port_mapping_t> peer_mappings;
     std::vector<std::string> listen_errors;
     std::uint16_t port = 0;
     std::size_t nodes = 0;
@@ -135,8 +131,7 @@ void Node::State::handle(lt::alert* a) {
         spdlog::info("dht: {} mapped {} port {}", via, tcp ? "TCP" : "UDP", pm->external_port);
         // The mapped address is the router's external one, which libtorrent
         // reports as an external_ip_alert; keep the port here.
-        const bool peer = tcp && std::find(peer_mappings.begin(), peer_mappings.end(), pm->mapping) != peer_mappings.end();
-        add_external({asio::ip::address{}, static_cast<std::uint16_t>(pm->external_port), tcp, via, peer});
+        add_external({asio::ip::address{}, static_cast<std::uint16_t>(pm->external_port), tcp, via});
     } else if (auto* pe = lt::alert_cast<lt::portmap_error_alert>(a)) {
         spdlog::debug("dht: port mapping failed: {}", pe->message());
     } else if (auto* ls = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
@@ -232,7 +227,7 @@ void Node::start() {
         });
     });
     if (s.options.port_mapping && s.options.peer_port != 0)
-        s.peer_mappings = s.session->add_port_mapping(lt::portmap_protocol::tcp, s.options.peer_port, s.options.peer_port);
+        s.session->add_port_mapping(lt::portmap_protocol::tcp, s.options.peer_port, s.options.peer_port);
     s.running = true;
     asio::co_spawn(s.io, s.poll_stats(state_), asio::detached);
 }
@@ -315,7 +310,7 @@ nlohmann::json Node::status() const {
     for (const auto& e : s.external) {
         nlohmann::json j{{"via", e.via}};
         if (!e.address.is_unspecified()) j["address"] = e.address.to_string();
-        if (e.port) j["port"] = e.port, j["protocol"] = e.tcp ? "tcp" : "udp", j["for"] = e.peer ? "peer" : "dht";
+        if (e.port) j["port"] = e.port, j["protocol"] = e.tcp ? "tcp" : "udp";
         ext.push_back(std::move(j));
     }
     return {{"running", s.session != nullptr},

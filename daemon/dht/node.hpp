@@ -66,10 +66,6 @@ struct ExternalEndpoint {
     std::uint16_t port = 0; // 0 for an observed address: our ports go with it
     bool tcp = true;        // mappings: which protocol
     std::string via;        // "observed", "upnp", "natpmp"
-    // Mappings: whether this one forwards the peer port (add_port_mapping)
-    // rather than libtorrent's own DHT listen port, whose TCP side is
-    // libtorrent's socket, not our peer listener.
-    bool peer = false;
     bool operator==(const ExternalEndpoint&) const = default;
 };
 

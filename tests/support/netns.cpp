@@ -45,9 +45,9 @@ void must(const std::vector<std::string>& argv) {
     if (auto err = run_checked(argv); !err.empty()) throw std::runtime_error(err);
 }
 
-} // namespace
-
-void remove_orphan_namespaces() {
+// Namespaces left behind by test processes that died without cleaning up
+// (a CTest timeout kills with SIGKILL): named after a pid that is gone.
+void remove_orphans() {
     const auto list = run_program({"ip", "netns", "list"});
     std::size_t at = 0;
     while (at < list.out.size()) {
@@ -62,8 +62,6 @@ void remove_orphan_namespaces() {
         if (!std::filesystem::exists("/proc/" + pid)) run_program({"ip", "netns", "del", name});
     }
 }
-
-namespace {
 
 class Fd {
 public:
@@ -237,7 +235,7 @@ NetnsPair::NetnsPair(Impairment impairment) : impl_(std::make_unique<Impl>()) {
         throw NetnsUnavailable(std::string("no `ip` command (install iproute2): ") + e.what());
     }
     impl_->imp = impairment;
-    remove_orphan_namespaces();
+    remove_orphans();
     // Unique per process and per pair within it; the subnet only has to be
     // unique for readability, since each namespace has its own routing table.
     static std::atomic<int> counter{0};

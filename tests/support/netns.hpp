@@ -24,11 +24,6 @@ struct NetnsUnavailable : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// Deletes namespaces named "earshot-<pid>-..." whose pid is gone: left by
-// test processes that died without cleaning up (a CTest timeout kills with
-// SIGKILL). Every topology here names its namespaces that way.
-void remove_orphan_namespaces();
-
 struct Impairment {
     std::chrono::milliseconds delay{40};  // each direction
     std::chrono::milliseconds jitter{10}; // uniform +-jitter on top of delay

@@ -69,26 +69,13 @@ std::vector<std::string> log_lines(const std::filesystem::path& file) {
     return lines;
 }
 
-// The tool's command line, run through `place.prefix` when there is one
-// (`ip netns exec` execs in place: the pid stays the tool's).
-std::vector<std::string> dht_command(const DhtPlace& place, int nodes, std::chrono::seconds timeout,
-                                     const std::filesystem::path& packets) {
-    auto argv = place.prefix;
-    argv.insert(argv.end(), {EARSHOT_TEST_DHT, "--nodes", std::to_string(nodes), "--timeout",
-                             std::to_string(timeout.count()), "--log-packets", packets.string(), "--address",
-                             place.address});
-    return argv;
-}
-
 } // namespace
 
-PrivateDht::PrivateDht(int nodes, std::chrono::seconds timeout, DhtPlace place)
+PrivateDht::PrivateDht(int nodes, std::chrono::seconds timeout)
     : dir_("earshot-dht"),
-      process_(dht_command(place, nodes, timeout, dir_ / "packets.log").front(),
-               [&] {
-                   auto argv = dht_command(place, nodes, timeout, dir_ / "packets.log");
-                   return std::vector<std::string>(argv.begin() + 1, argv.end());
-               }(),
+      process_(EARSHOT_TEST_DHT,
+               {"--nodes", std::to_string(nodes), "--timeout", std::to_string(timeout.count()), "--log-packets",
+                (dir_ / "packets.log").string()},
                dir_ / "tool.log") {
     const auto started = Clock::now();
     // The tool enforces `timeout` itself; the margin covers its start and exit.

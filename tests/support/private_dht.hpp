@@ -18,14 +18,6 @@
 
 namespace earshot::test {
 
-// Where the nodes run: by default on 127.0.0.1 of the test's own
-// namespace; a NAT test runs them inside a namespace (`prefix`, e.g.
-// {"ip", "netns", "exec", NS}) on an address of that namespace's link.
-struct DhtPlace {
-    std::vector<std::string> prefix;
-    std::string address = "127.0.0.1";
-};
-
 class PrivateDht {
 public:
     struct Packet {
@@ -37,12 +29,12 @@ public:
     // Starts `nodes` nodes and waits until each one's routing table is
     // filled; throws std::runtime_error with the tool's output if that does
     // not happen within `timeout`.
-    explicit PrivateDht(int nodes = 20, std::chrono::seconds timeout = std::chrono::seconds(20), DhtPlace place = {});
+    explicit PrivateDht(int nodes = 20, std::chrono::seconds timeout = std::chrono::seconds(20));
     ~PrivateDht() = default; // the Process member stops the tool (SIGTERM)
     PrivateDht(const PrivateDht&) = delete;
     PrivateDht& operator=(const PrivateDht&) = delete;
 
-    // "ADDRESS:P" of every node (127.0.0.1 unless placed elsewhere).
+    // "127.0.0.1:P" of every node.
     const std::vector<std::string>& nodes() const { return nodes_; }
     // `count` nodes from the `first` as "h:p,h:p,...": libtorrent's
     // dht_bootstrap_nodes format, and what a --dht-bootstrap flag takes.

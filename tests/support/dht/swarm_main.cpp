@@ -5,11 +5,7 @@
 // (add_dht_node), so they ping each other and every routing table fills at
 // once.
 //
-//   earshot-test-dht [--nodes N] [--timeout SECONDS] [--min-routing K] [--log-packets FILE] [--address IP]
-//
-// --address (default 127.0.0.1) is the literal IPv4 address every node binds:
-// a test that runs the tool inside a network namespace gives the address of
-// that namespace's link, so daemons in other namespaces can reach the nodes.
+//   earshot-test-dht [--nodes N] [--timeout SECONDS] [--min-routing K] [--log-packets FILE]
 //
 // Once every node's routing table holds at least K nodes it prints one line,
 //   ready 127.0.0.1:P0 127.0.0.1:P1 ...
@@ -57,7 +53,6 @@ struct Options {
     std::chrono::seconds timeout{20};
     int min_routing = 8; // capped at nodes - 1
     std::string log_packets;
-    std::string address = "127.0.0.1";
 };
 
 int parse_int(std::string_view flag, std::string_view text, int lo, int hi) {
@@ -75,7 +70,7 @@ Options parse_options(int argc, char** argv) {
     for (std::size_t i = 0; i < args.size(); ++i) {
         const auto flag = args[i];
         if (flag == "--help") {
-            std::cout << "usage: earshot-test-dht [--nodes N] [--timeout SECONDS] [--min-routing K] [--log-packets FILE] [--address IP]\n";
+            std::cout << "usage: earshot-test-dht [--nodes N] [--timeout SECONDS] [--min-routing K] [--log-packets FILE]\n";
             std::exit(0);
         }
         if (i + 1 >= args.size()) throw std::invalid_argument(std::string(flag) + ": missing value (or unknown flag)");
@@ -84,7 +79,6 @@ Options parse_options(int argc, char** argv) {
         else if (flag == "--timeout") o.timeout = std::chrono::seconds(parse_int(flag, value, 1, 3600));
         else if (flag == "--min-routing") o.min_routing = parse_int(flag, value, 1, 1000);
         else if (flag == "--log-packets") o.log_packets = value;
-        else if (flag == "--address") o.address = value;
         else throw std::invalid_argument("unknown flag " + std::string(flag));
     }
     o.min_routing = std::min(o.min_routing, o.nodes - 1);
@@ -92,12 +86,12 @@ Options parse_options(int argc, char** argv) {
 }
 
 // One node's settings. Each line is here because a loopback DHT needs it.
-lt::settings_pack node_settings(bool log_packets, const std::string& address) {
+lt::settings_pack node_settings(bool log_packets) {
     lt::settings_pack s;
     // A literal address: "0.0.0.0" or an interface name would also listen
     // on the machine's real interfaces. Port 0: the OS picks a free one
     // (libtorrent binds TCP first, then UDP on the same number).
-    s.set_str(lt::settings_pack::listen_interfaces, address + ":0");
+    s.set_str(lt::settings_pack::listen_interfaces, "127.0.0.1:0");
     s.set_bool(lt::settings_pack::enable_dht, true);
     // Not our nodes either: libtorrent never puts a bootstrap node into its
     // routing table (it spares the public routers), so with node 0 as
@@ -109,7 +103,7 @@ lt::settings_pack node_settings(bool log_packets, const std::string& address) {
     s.set_bool(lt::settings_pack::enable_upnp, false);
     s.set_bool(lt::settings_pack::enable_natpmp, false);
     s.set_bool(lt::settings_pack::enable_ip_notifier, false);
-    // Every node has the same IP (127.0.0.1 by default); by default a routing table keeps one
+    // Every node has the IP 127.0.0.1; by default a routing table keeps one
     // node per IP (and per /24 per bucket), i.e. one node here.
     s.set_bool(lt::settings_pack::dht_restrict_routing_ips, false);
     s.set_bool(lt::settings_pack::dht_restrict_search_ips, false);
@@ -142,8 +136,8 @@ struct Node {
     int routing_nodes = 0;                // from its last dht_stats_alert
 };
 
-std::unique_ptr<lt::session> start_node(bool log_packets, const std::string& address) {
-    return std::make_unique<lt::session>(lt::session_params(node_settings(log_packets, address)));
+std::unique_ptr<lt::session> start_node(bool log_packets) {
+    return std::make_unique<lt::session>(lt::session_params(node_settings(log_packets)));
 }
 
 void append_hex(std::string& out, lt::span<char const> bytes) {
@@ -184,7 +178,7 @@ public:
     // over as session_params::dht_state.nodes instead made no node send a
     // single packet within 5 s (libtorrent 2.0.8).
     void start(Clock::time_point deadline) {
-        for (int i = 0; i < options_.nodes; ++i) nodes_.push_back(Node{start_node(log_packets(), options_.address), {}, 0});
+        for (int i = 0; i < options_.nodes; ++i) nodes_.push_back(Node{start_node(log_packets()), {}, 0});
         for (auto& node : nodes_) wait_listening(node, deadline);
         for (auto& node : nodes_)
             for (const auto& other : nodes_)
