@@ -23,6 +23,11 @@ packages=(
   # network-namespace tests (ip, ss, tc) and a library on a FUSE mount whose
   # reads hang (fusermount3; the filesystem is a few lines of fusepy)
   iproute2 fuse3 python3-fusepy python3
+  # test_nat's home router: nftables masquerading and miniupnpd (UPnP-IGD,
+  # NAT-PMP). Only the binary package: `miniupnpd` itself would add debconf
+  # questions and a system service; the test runs its own instance inside a
+  # namespace. upnpc (miniupnpc) is for looking at mappings by hand.
+  nftables miniupnpd-nftables miniupnpc
   # the independent reference of proto/DHT.md's test vectors (presence_reference)
   python3-nacl
 )
