@@ -23,7 +23,8 @@ packages=(
   # network-namespace tests (ip, ss, tc) and a library on a FUSE mount whose
   # reads hang (fusermount3; the filesystem is a few lines of fusepy)
   iproute2 fuse3 python3-fusepy python3
-  # test_nat's home router: nftables masquerading and miniupnpd (UPnP-IGD,
+  # a home router in a namespace for the NAT tests (issue 8; test_nat is on
+  # its way): nftables masquerading and miniupnpd (UPnP-IGD,
   # NAT-PMP). Only the binary package: `miniupnpd` itself would add debconf
   # questions and a system service; the test runs its own instance inside a
   # namespace. upnpc (miniupnpc) is for looking at mappings by hand.
