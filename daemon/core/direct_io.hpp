@@ -127,10 +127,6 @@ inline bool write_direct(int direct_fd, DirectBuffers& buffers, std::span<const 
     return staged.whole(n);
 }
 
-inline bool write_direct(int direct_fd, DirectBuffers& buffers, std::span<const std::uint8_t> in, std::uint64_t at) {
-    return write_direct(direct_fd, buffers, std::span(&in, 1), at);
-}
-
 // Reads `pieces` back to back from `at`, as write_direct.
 inline bool read_direct(int direct_fd, DirectBuffers& buffers, std::span<const std::span<std::uint8_t>> pieces,
                         std::uint64_t at) {
@@ -142,10 +138,6 @@ inline bool read_direct(int direct_fd, DirectBuffers& buffers, std::span<const s
     if (!staged.whole(n)) return false;
     for (std::size_t i = 0; i < pieces.size(); ++i) std::memcpy(pieces[i].data(), staged.iov[i].iov_base, pieces[i].size());
     return true;
-}
-
-inline bool read_direct(int direct_fd, DirectBuffers& buffers, std::span<std::uint8_t> out, std::uint64_t at) {
-    return read_direct(direct_fd, buffers, std::span(&out, 1), at);
 }
 
 } // namespace earshot::core

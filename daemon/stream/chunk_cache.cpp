@@ -370,9 +370,8 @@ ChunkCache::Files ChunkCache::files(Entry& e) {
             auto direct = std::make_shared<const Fd>(e.data(), O_RDWR | O_DIRECT);
             if (*direct)
                 e.direct_fd = std::move(direct);
-            else if (errno == EINVAL && !direct_refused_.exchange(true))
-                spdlog::info("chunk cache: the filesystem under {} refuses O_DIRECT; chunks go through the page cache",
-                             dir_.string());
+            else
+                note_direct_failure("files under");
         }
         // Over the bound: close the files of the content used longest ago.
         std::size_t open = 0;
@@ -391,65 +390,50 @@ ChunkCache::Files ChunkCache::files(Entry& e) {
     return {e.data_fd, e.direct_fd, e.used_fd};
 }
 
-bool ChunkCache::write_chunk(const Files& f, proto::ByteView data, std::uint64_t chunk) {
-    const auto at = static_cast<std::uint64_t>(chunk_offset(chunk));
-    if (f.direct && !direct_refused_ && core::direct_fits(at, data.size())) {
-        if (core::write_direct(f.direct->get(), bounce_, data, at)) return true;
-        if (errno == EINVAL && !direct_refused_.exchange(true))
-            spdlog::info("chunk cache: writes to {} refuse O_DIRECT; chunks go through the page cache", dir_.string());
-        // Whatever failed, the buffered write below says what the disk thinks.
-    }
-    return *f.data && write_at(f.data->get(), data, at);
+bool ChunkCache::direct_usable(const Files& f) const { return f.direct && !direct_refused_; }
+
+void ChunkCache::note_direct_failure(const char* what) {
+    if (errno == EINVAL && !direct_refused_.exchange(true))
+        spdlog::info("chunk cache: {} {} refuse O_DIRECT; chunks go through the page cache", what, dir_.string());
 }
 
 void ChunkCache::write_run(const Files& f, std::span<const ChunkRef> chunks, std::span<const std::size_t> run,
                            std::vector<bool>& written, std::vector<int>& error) {
-    bool direct = run.size() > 1 && f.direct && !direct_refused_;
-    for (const auto i : run)
-        direct = direct && core::direct_fits(static_cast<std::uint64_t>(chunk_offset(chunks[i].index)),
-                                             chunks[i].data.size());
-    if (direct) {
+    const auto at = [&](std::size_t i) { return static_cast<std::uint64_t>(chunk_offset(chunks[i].index)); };
+    if (direct_usable(f) &&
+        std::all_of(run.begin(), run.end(), [&](std::size_t i) { return core::direct_fits(at(i), chunks[i].data.size()); })) {
         std::vector<std::span<const std::uint8_t>> pieces;
         for (const auto i : run) pieces.push_back(chunks[i].data);
-        if (core::write_direct(f.direct->get(), bounce_, pieces,
-                               static_cast<std::uint64_t>(chunk_offset(chunks[run.front()].index)))) {
+        if (core::write_direct(f.direct->get(), bounce_, pieces, at(run.front()))) {
             for (const auto i : run) written[i] = true;
             return;
         }
-        // Chunk by chunk instead: each learns what the disk thinks of it.
+        note_direct_failure("writes to");
+        // Whatever failed, the buffered writes below say what the disk
+        // thinks of each chunk.
     }
     for (const auto i : run) {
-        written[i] = write_chunk(f, chunks[i].data, chunks[i].index);
+        written[i] = *f.data && write_at(f.data->get(), chunks[i].data, at(i));
         error[i] = errno;
     }
 }
 
 void ChunkCache::read_run(const Files& f, std::uint64_t first, std::span<proto::Bytes> out,
                           std::span<const std::size_t> run, std::vector<bool>& ok) {
-    const auto offset = [&](std::size_t i) { return static_cast<std::uint64_t>(chunk_offset(first + i)); };
-    bool direct = run.size() > 1 && f.direct && !direct_refused_;
-    for (const auto i : run) direct = direct && core::direct_fits(offset(i), out[i].size());
-    if (direct) {
+    const auto at = [&](std::size_t i) { return static_cast<std::uint64_t>(chunk_offset(first + i)); };
+    if (direct_usable(f) &&
+        std::all_of(run.begin(), run.end(), [&](std::size_t i) { return core::direct_fits(at(i), out[i].size()); })) {
         std::vector<std::span<std::uint8_t>> pieces;
         for (const auto i : run) pieces.emplace_back(out[i]);
-        if (core::read_direct(f.direct->get(), bounce_, pieces, offset(run.front()))) {
+        if (core::read_direct(f.direct->get(), bounce_, pieces, at(run.front()))) {
             for (const auto i : run) ok[i] = true;
             return;
         }
-        // Chunk by chunk instead: a failed read is not yet a damaged chunk.
+        note_direct_failure("reads of");
+        // A failed direct read is not yet a damaged chunk: the buffered
+        // reads below decide.
     }
-    for (const auto i : run) ok[i] = out[i].empty() || read_chunk(f, out[i], first + i);
-}
-
-bool ChunkCache::read_chunk(const Files& f, std::span<std::uint8_t> out, std::uint64_t chunk) {
-    const auto at = static_cast<std::uint64_t>(chunk_offset(chunk));
-    if (f.direct && !direct_refused_ && core::direct_fits(at, out.size())) {
-        if (core::read_direct(f.direct->get(), bounce_, out, at)) return true;
-        if (errno == EINVAL && !direct_refused_.exchange(true))
-            spdlog::info("chunk cache: reads of {} refuse O_DIRECT; chunks go through the page cache", dir_.string());
-        // A failed direct read is not a damaged chunk: the buffered read decides.
-    }
-    return *f.data && read_at(f.data->get(), out, at);
+    for (const auto i : run) ok[i] = out[i].empty() || (*f.data && read_at(f.data->get(), out[i], at(i)));
 }
 
 proto::Hash ChunkCache::expected_leaf(const proto::Hash& content, std::uint64_t chunk, std::size_t length) const {

@@ -150,19 +150,21 @@ private:
         std::shared_ptr<const core::Fd> data, direct, used;
     };
     Files files(Entry& e);
-    // Chunk transfers of the data file, past the page cache where it can.
-    bool write_chunk(const Files& f, proto::ByteView data, std::uint64_t chunk);
-    // Writes chunks[i] for each i in `run` (ascending, neighbouring indices);
-    // written[i] (errno in error[i]) says how each went.
+    // Chunk transfers of the data file: a run of neighbouring chunks in one
+    // direct request where every piece is aligned and the filesystem takes
+    // O_DIRECT, else chunk by chunk through the page cache (a single chunk
+    // is a run of one). write_run: written[i] (errno in error[i]) for each i
+    // in `run`; read_run: ok[i] for out[i] = chunk first + i.
     void write_run(const Files& f, std::span<const ChunkRef> chunks, std::span<const std::size_t> run,
                    std::vector<bool>& written, std::vector<int>& error);
-    // put_many's body: per chunk, why it was refused (empty when taken).
-    std::vector<std::string> store(const proto::Hash& content, std::span<const ChunkRef> chunks);
-    bool read_chunk(const Files& f, std::span<std::uint8_t> out, std::uint64_t chunk);
-    // Reads out[i] (chunk first + i) for each i in `run` (neighbouring
-    // indices); ok[i] says how each went.
     void read_run(const Files& f, std::uint64_t first, std::span<proto::Bytes> out, std::span<const std::size_t> run,
                   std::vector<bool>& ok);
+    bool direct_usable(const Files& f) const;
+    // After a failed direct open or transfer: EINVAL means the filesystem
+    // refuses O_DIRECT, so every later transfer is buffered (logged once).
+    void note_direct_failure(const char* what);
+    // put_many's body: per chunk, why it was refused (empty when taken).
+    std::vector<std::string> store(const proto::Hash& content, std::span<const ChunkRef> chunks);
 
     std::filesystem::path dir_;
     CacheOptions options_;
