@@ -129,8 +129,9 @@ void DhtService::status_part(nlohmann::json& status) const {
     }
     auto dht = node_->status();
     dht["presence"] = presence_->status();
+    const auto eps = endpoints();
     nlohmann::json published = nlohmann::json::array();
-    for (const auto& e : endpoints())
+    for (const auto& e : eps)
         published.push_back({{"address", to_address(e)},
                              {"kind", e.kind == presence::EndpointKind::lan      ? "lan"
                                       : e.kind == presence::EndpointKind::mapped ? "mapped"
@@ -140,7 +141,6 @@ void DhtService::status_part(nlohmann::json& status) const {
     // How peers elsewhere can reach us, as far as this daemon can tell: an
     // address of its own that is public, a port the router mapped, or
     // neither (then only the LAN, or a peer that relays).
-    const auto eps = endpoints();
     const auto has = [&](presence::EndpointKind k) {
         return std::any_of(eps.begin(), eps.end(), [&](const auto& e) { return e.kind == k; });
     };

@@ -78,6 +78,23 @@ struct Node::State : std::enable_shared_from_this<State> {
 
     void drain();
     void handle(lt::alert* a);
+    // Waits under `target` until an alert ends `wait` (cancels its timer)
+    // or `timeout` passes, then forgets it. Called right after the request
+    // went to libtorrent: its alerts are handled on this thread, so none
+    // can arrive before the wait is listed.
+    template <class Wait>
+    static awaitable<void> await_alert(std::map<proto::presence::Target, std::vector<std::shared_ptr<Wait>>>& waits,
+                                       const proto::presence::Target& target, std::shared_ptr<Wait> wait,
+                                       std::chrono::milliseconds timeout) {
+        waits[target].push_back(wait);
+        wait->done.expires_after(timeout);
+        boost::system::error_code ec;
+        co_await wait->done.async_wait(asio::redirect_error(use_awaitable, ec));
+        if (auto it = waits.find(target); it != waits.end()) {
+            std::erase(it->second, wait);
+            if (it->second.empty()) waits.erase(it);
+        }
+    }
     void add_external(ExternalEndpoint e) {
         if (std::find(external.begin(), external.end(), e) != external.end()) return;
         // One observed address per family: the newest vote wins.
@@ -112,9 +129,10 @@ void Node::State::handle(lt::alert* a) {
                 if (w->enough && w->enough(found)) w->done.cancel();
             }
         }
-        if (m->authoritative)
+        if (m->authoritative) {
             for (auto& w : it->second) w->done.cancel();
-        if (m->authoritative) gets.erase(it);
+            gets.erase(it);
+        }
     } else if (auto* p = lt::alert_cast<lt::dht_put_alert>(a)) {
         const auto it = puts.find(target_of(p->public_key, p->salt));
         if (it == puts.end()) return;
@@ -264,15 +282,8 @@ awaitable<std::optional<FoundItem>> Node::get(const proto::PublicKey& key, std::
     const auto target = proto::presence::item_target(key, salt);
     auto wait = std::make_shared<State::GetWait>(state->io);
     wait->enough = std::move(enough);
-    state->gets[target].push_back(wait);
     state->session->dht_get_item(to_lt_key(key), salt_text);
-    wait->done.expires_after(timeout);
-    boost::system::error_code ec;
-    co_await wait->done.async_wait(asio::redirect_error(use_awaitable, ec));
-    if (auto it = state->gets.find(target); it != state->gets.end()) {
-        std::erase(it->second, wait);
-        if (it->second.empty()) state->gets.erase(it);
-    }
+    co_await State::await_alert(state->gets, target, wait, timeout);
     co_return wait->best;
 }
 
@@ -282,7 +293,6 @@ awaitable<int> Node::put(const proto::presence::ItemKeys& keys, std::uint64_t se
     if (!state->session) co_return 0;
     const auto target = keys.target();
     auto wait = std::make_shared<State::PutWait>(state->io);
-    state->puts[target].push_back(wait);
     // Runs on libtorrent's thread with its own copies: the value, the seq
     // and the signature are fixed before the put starts.
     const auto sig = proto::presence::sign(keys, seq, sealed);
@@ -294,13 +304,7 @@ awaitable<int> Node::put(const proto::presence::ItemKeys& keys, std::uint64_t se
     };
     state->session->dht_put_item(to_lt_key(keys.item_key), std::move(fill),
                                  std::string(keys.salt.begin(), keys.salt.end()));
-    wait->done.expires_after(timeout);
-    boost::system::error_code ec;
-    co_await wait->done.async_wait(asio::redirect_error(use_awaitable, ec));
-    if (auto it = state->puts.find(target); it != state->puts.end()) {
-        std::erase(it->second, wait);
-        if (it->second.empty()) state->puts.erase(it);
-    }
+    co_await State::await_alert(state->puts, target, wait, timeout);
     co_return wait->stored.value_or(0);
 }
 

@@ -59,6 +59,7 @@ struct Presence::State : std::enable_shared_from_this<State> {
         proto::Bytes sealed; // the value put last: a refresh puts these very bytes
         std::optional<std::uint64_t> refreshed_at; // the halfway re-put of this epoch
         bool putting = false;
+        bool stored = false; // some node took the last put
         // After a put no node took (no DHT yet, or none reachable): not before.
         std::chrono::steady_clock::time_point retry_after{};
     };
@@ -120,16 +121,16 @@ awaitable<void> Presence::State::publish_loop(std::shared_ptr<State> self) {
             auto& pub = published[p.key];
             if (pub.putting || std::chrono::steady_clock::now() < pub.retry_after) continue;
             const auto into_epoch = now % presence::epoch_seconds;
-            const bool first = pub.published == 0;
-            const bool changed = republish || pub.endpoints != current;
-            // A new epoch: after this peer's delay (or at once for a first
-            // put, or when nothing of this peer is in the DHT for this epoch).
+            // Not yet in the DHT (never put, or no node took it) counts as a change.
+            const bool changed = republish || !pub.stored || pub.endpoints != current;
+            // A new epoch: after this peer's delay, or at once when a whole
+            // epoch went by without a put (the daemon was off).
             const bool new_epoch = pub.epoch != epoch && (into_epoch >= jitter_of(p.key) || pub.epoch + 1 < epoch);
             const bool halfway =
                 pub.epoch == epoch && !pub.refreshed_at && into_epoch >= presence::epoch_seconds / 2 + jitter_of(p.key);
-            if (!(first || changed || new_epoch || halfway)) continue;
+            if (!(changed || new_epoch || halfway)) continue;
             presence::Record r;
-            const bool refresh = halfway && !changed && !first;
+            const bool refresh = halfway && !changed;
             if (refresh) {
                 // The same signed item again: it only refreshes the storing
                 // nodes' timers against churn (same seq, same value).
@@ -203,12 +204,9 @@ awaitable<void> Presence::State::put_for([[maybe_unused]] std::shared_ptr<State>
                   keys.epoch, record.published, record.endpoints.size(), stored);
     if (auto it = published.find(peer); it != published.end()) {
         it->second.putting = false;
-        if (stored == 0) {
-            // Nobody took it: put again soon rather than in an hour (an
-            // emptied endpoint list reads as a change).
-            it->second.endpoints.clear();
-            it->second.retry_after = std::chrono::steady_clock::now() + retry_delay;
-        }
+        it->second.stored = stored > 0;
+        // Nobody took it: put again soon rather than in an hour.
+        if (stored == 0) it->second.retry_after = std::chrono::steady_clock::now() + retry_delay;
     }
 }
 
@@ -227,25 +225,23 @@ awaitable<void> Presence::State::lookup([[maybe_unused]] std::shared_ptr<State> 
         ++lookups;
         for (const auto epoch : presence::lookup_epochs(clock())) {
             const auto keys = presence::item_keys(pair, peer.key, me.public_key(), epoch);
-            // The first copy that opens will do: waiting for every node of
-            // the lookup to answer costs seconds when some have gone.
-            auto opens = [keys](const FoundItem& i) {
+            // Every copy found is opened here, once; the first that opens
+            // ends the wait: waiting for every node of the lookup to answer
+            // costs seconds when some have gone. What does not open (not for
+            // us, or damaged: a DHT node may return anything) is dropped.
+            auto opened = std::make_shared<std::optional<presence::Record>>();
+            auto opens = [keys, opened, who = short_id(peer.key)](const FoundItem& i) {
                 try {
-                    presence::open(keys, i.seq, i.value);
+                    auto r = presence::open(keys, i.seq, i.value);
+                    if (!*opened || r.published > (*opened)->published) *opened = std::move(r);
                     return true;
-                } catch (const proto::DecodeError&) {
+                } catch (const proto::DecodeError& e) {
+                    spdlog::debug("dht: an item at {}'s target does not open: {}", who, e.what());
                     return false;
                 }
             };
-            auto item = co_await node.get(keys.item_key, keys.salt, options.get_timeout, std::move(opens));
-            if (!item) continue;
-            try {
-                auto r = presence::open(keys, item->seq, item->value);
-                if (!best || r.published > best->published) best = std::move(r);
-            } catch (const proto::DecodeError& e) {
-                // Not for us, or damaged: a DHT node may return anything.
-                spdlog::debug("dht: an item at {}'s target does not open: {}", short_id(peer.key), e.what());
-            }
+            co_await node.get(keys.item_key, keys.salt, options.get_timeout, std::move(opens));
+            if (*opened && (!best || (*opened)->published > best->published)) best = std::move(*opened);
             if (best) break; // the current epoch's record is the newest there is
         }
         if (best || !running || retry > options.lookup_interval || !roster.find(peer.key) ||
