@@ -1,6 +1,7 @@
 #include "daemon/dht/node.hpp"
 
 #include "daemon/core/private_file.hpp"
+#include "daemon/dht/engine_settings.hpp"
 
 #include <libtorrent/alert_types.hpp>
 #include <libtorrent/bdecode.hpp>
@@ -188,33 +189,12 @@ Node::~Node() { stop(); }
 void Node::start() {
     auto& s = *state_;
     if (s.session) return;
-    lt::settings_pack sp;
-    sp.set_bool(lt::settings_pack::enable_dht, true);
-    sp.set_bool(lt::settings_pack::enable_lsd, false);
-    sp.set_bool(lt::settings_pack::enable_upnp, s.options.port_mapping);
-    sp.set_bool(lt::settings_pack::enable_natpmp, s.options.port_mapping);
-    // No BitTorrent peers: the DHT is all we run.
-    sp.set_bool(lt::settings_pack::enable_incoming_tcp, false);
-    sp.set_bool(lt::settings_pack::enable_outgoing_tcp, false);
-    sp.set_bool(lt::settings_pack::enable_incoming_utp, false);
-    sp.set_bool(lt::settings_pack::enable_outgoing_utp, false);
-    sp.set_str(lt::settings_pack::listen_interfaces, join(s.options.listen));
+    auto sp = engine_settings({join(s.options.listen), join(s.options.bootstrap), s.options.allow_local,
+                               s.options.port_mapping});
     // A taken port is an error to report, not a reason to move elsewhere
     // silently (a forwarded port would stop matching).
     sp.set_int(lt::settings_pack::max_retry_port_bind, 0);
     sp.set_bool(lt::settings_pack::listen_system_port_fallback, false);
-    sp.set_str(lt::settings_pack::dht_bootstrap_nodes, join(s.options.bootstrap));
-    sp.set_bool(lt::settings_pack::dht_restrict_routing_ips, !s.options.allow_local);
-    sp.set_bool(lt::settings_pack::dht_restrict_search_ips, !s.options.allow_local);
-    if (s.options.allow_local) {
-        // A private DHT of many nodes on one host talks faster than the
-        // public one would allow from one address.
-        sp.set_int(lt::settings_pack::dht_block_ratelimit, 100000);
-        sp.set_int(lt::settings_pack::dht_upload_rate_limit, 1 << 20);
-        sp.set_bool(lt::settings_pack::dht_ignore_dark_internet, false);
-        sp.set_bool(lt::settings_pack::dht_enforce_node_id, false);
-        sp.set_bool(lt::settings_pack::dht_prefer_verified_node_ids, false);
-    }
     sp.set_int(lt::settings_pack::alert_mask, lt::alert_category::dht | lt::alert_category::status |
                                                   lt::alert_category::error | lt::alert_category::port_mapping |
                                                   lt::alert_category::dht_operation);

@@ -12,6 +12,8 @@
 #include "tests/support/eventually.hpp"
 #include "tests/support/private_dht.hpp"
 
+#include "daemon/dht/engine_settings.hpp"
+
 #include <libtorrent/alert_types.hpp>
 #include <libtorrent/bencode.hpp>
 #include <libtorrent/entry.hpp>
@@ -130,19 +132,9 @@ public:
 
 private:
     static lt::session_params make_params(const std::string& bootstrap) {
-        lt::settings_pack s;
-        s.set_str(lt::settings_pack::listen_interfaces, "127.0.0.1:0");
-        s.set_bool(lt::settings_pack::enable_dht, true);
-        s.set_str(lt::settings_pack::dht_bootstrap_nodes, bootstrap);
-        s.set_bool(lt::settings_pack::enable_lsd, false);
-        s.set_bool(lt::settings_pack::enable_upnp, false);
-        s.set_bool(lt::settings_pack::enable_natpmp, false);
+        // The daemon's engine settings, as dht::Node has them on a private DHT.
+        auto s = dht::engine_settings({"127.0.0.1:0", bootstrap, true, false});
         s.set_bool(lt::settings_pack::enable_ip_notifier, false);
-        s.set_bool(lt::settings_pack::dht_restrict_routing_ips, false);
-        s.set_bool(lt::settings_pack::dht_restrict_search_ips, false);
-        s.set_int(lt::settings_pack::dht_block_ratelimit, 1'000'000);
-        s.set_int(lt::settings_pack::dht_upload_rate_limit, 16 * 1024 * 1024);
-        s.set_int(lt::settings_pack::aio_threads, 1);
         s.set_int(lt::settings_pack::alert_mask,
                   lt::alert_category::error | lt::alert_category::status | lt::alert_category::dht);
         return lt::session_params(std::move(s));

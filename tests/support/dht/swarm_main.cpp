@@ -17,6 +17,8 @@
 // libtorrent had to drop alerts, a line "dropped <number of alert types>"
 // says packets may be missing. Progress and errors go to stderr; exit 1 when the network does
 // not form within the timeout, 2 for bad arguments.
+#include "daemon/dht/engine_settings.hpp"
+
 #include <libtorrent/alert_types.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/session_params.hpp>
@@ -85,38 +87,18 @@ Options parse_options(int argc, char** argv) {
     return o;
 }
 
-// One node's settings. Each line is here because a loopback DHT needs it.
+// One node's settings: the daemon's engine's, on loopback.
 lt::settings_pack node_settings(bool log_packets) {
-    lt::settings_pack s;
     // A literal address: "0.0.0.0" or an interface name would also listen
     // on the machine's real interfaces. Port 0: the OS picks a free one
-    // (libtorrent binds TCP first, then UDP on the same number).
-    s.set_str(lt::settings_pack::listen_interfaces, "127.0.0.1:0");
-    s.set_bool(lt::settings_pack::enable_dht, true);
-    // Not our nodes either: libtorrent never puts a bootstrap node into its
-    // routing table (it spares the public routers), so with node 0 as
-    // every node's bootstrap node no table ever held node 0, and each
-    // learned only of the nodes node 0 happened to know: tables stayed at
-    // 0-2 nodes. The default list is router.bittorrent.com & co.
-    s.set_str(lt::settings_pack::dht_bootstrap_nodes, "");
-    s.set_bool(lt::settings_pack::enable_lsd, false);
-    s.set_bool(lt::settings_pack::enable_upnp, false);
-    s.set_bool(lt::settings_pack::enable_natpmp, false);
+    // (libtorrent binds TCP first, then UDP on the same number). No
+    // bootstrap nodes: libtorrent never puts a bootstrap node into its
+    // routing table (it spares the public routers), so with node 0 as every
+    // node's bootstrap node no table ever held node 0, and each learned only
+    // of the nodes node 0 happened to know: tables stayed at 0-2 nodes. The
+    // nodes are introduced to each other instead (add_dht_node).
+    auto s = earshot::dht::engine_settings({"127.0.0.1:0", "", true, false});
     s.set_bool(lt::settings_pack::enable_ip_notifier, false);
-    // Every node has the IP 127.0.0.1; by default a routing table keeps one
-    // node per IP (and per /24 per bucket), i.e. one node here.
-    s.set_bool(lt::settings_pack::dht_restrict_routing_ips, false);
-    s.set_bool(lt::settings_pack::dht_restrict_search_ips, false);
-    // The rate limits are per source IP, and all nodes and test sessions
-    // share one IP: the default of 5 packets/s would soon get 127.0.0.1
-    // blocked for dht_block_timeout (5 minutes), and the default upload
-    // limit (8000 B/s) would drop answers during a test's burst of lookups.
-    s.set_int(lt::settings_pack::dht_block_ratelimit, 1'000'000);
-    s.set_int(lt::settings_pack::dht_upload_rate_limit, 16 * 1024 * 1024);
-    // No torrents, so no disk I/O: one thread instead of the default ten,
-    // times N sessions on a small machine.
-    s.set_int(lt::settings_pack::aio_threads, 1);
-    s.set_int(lt::settings_pack::hashing_threads, 1);
     auto mask = lt::alert_category::error | lt::alert_category::status | lt::alert_category::dht;
     // dht_log carries dht_pkt_alert (and a lot of text): only when asked.
     if (log_packets) mask |= lt::alert_category::dht_log;
