@@ -51,10 +51,6 @@ bool online(test::Daemon& d, const std::string& name) {
     return p && (*p)["online"].get<bool>();
 }
 
-json search(test::Daemon& d, const std::string& artist, const std::string& track) {
-    return test::search_all(d, artist, track);
-}
-
 // A daemon on the private DHT, with its own DHT port and no LAN discovery
 // (so nothing but the DHT can tell where a peer id lives).
 std::vector<std::string> on_dht(const test::PrivateDht& dht, std::vector<std::string> args) {
@@ -107,7 +103,7 @@ BOOST_AUTO_TEST_CASE(paired_by_id_alone_they_find_each_other_resolve_and_stream)
     const auto via_home = (*peer_entry(*p.home, "laptop"))["found_via"];
     BOOST_TEST((via_laptop == "dht" || via_home == "dht"), via_laptop.dump() + " / " + via_home.dump());
 
-    const auto body = search(*p.laptop, "Distant Shore", "Far Away Song");
+    const auto body = test::search_all(*p.laptop, "Distant Shore", "Far Away Song");
     std::optional<json> hit;
     for (const auto& r : body["results"])
         if (r["source"] == "home") hit = r;
@@ -186,7 +182,7 @@ BOOST_AUTO_TEST_CASE(dht_nodes_see_no_key_id_name_or_content_id) {
     pair_by_id(*p.laptop, *p.home, "device", "home");
     pair_by_id(*p.home, *p.laptop, "device", "laptop");
     BOOST_TEST_REQUIRE(eventually([&] { return online(*p.laptop, "home") && online(*p.home, "laptop"); }, 60s));
-    const auto body = search(*p.laptop, "Distant Shore", "Far Away Song");
+    const auto body = test::search_all(*p.laptop, "Distant Shore", "Far Away Song");
     std::string sid;
     for (const auto& r : body["results"])
         if (r["source"] == "home") sid = r["sid"];
